@@ -1,0 +1,40 @@
+// The HTTP API as an Express 5 app (async handlers' errors reach problemHandler by themselves).
+import express from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.js';
+import { authFailureLimiter, requireAdmin, requireMerchant } from './auth.js';
+import { problemHandler, unknownRoute } from './problem.js';
+import { adminRoutes } from './routes/admin.js';
+import { purchaseRoutes } from './routes/purchases.js';
+
+export interface ApiOptions {
+  db: Database;
+  log: Logger;
+  adminToken: string | undefined;
+  defaultRegion: string;
+  /** Failed authentications allowed per client address and minute. */
+  authFailuresPerMinute?: number;
+}
+
+export function createApi(opts: ApiOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(pinoHttp({ logger: opts.log, customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info') }));
+  // Every body we accept is a few hundred bytes; anything bigger is refused with 413. Bodies
+  // are parsed only after authentication: an anonymous client cannot make us parse anything.
+  const json = express.json({ limit: '16kb', type: ['application/json', 'application/*+json'] });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+
+  const limiter = authFailureLimiter(opts.authFailuresPerMinute ?? 30);
+  app.use('/v1/admin', limiter, requireAdmin(opts.adminToken), json, adminRoutes(opts.db, opts.defaultRegion));
+  app.use('/v1/purchases', limiter, requireMerchant(opts.db), json, purchaseRoutes(opts.db, opts.defaultRegion));
+
+  app.use(unknownRoute);
+  app.use(problemHandler);
+  return app;
+}

@@ -1,0 +1,57 @@
+// Errors as RFC 9457 problem details. Every refusal the API makes goes through `problem`,
+// and the error handler turns anything unexpected into a 500 that reveals nothing.
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ZodError } from 'zod';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  [extension: string]: unknown;
+}
+
+/** Thrown by handlers; rendered by `problemHandler`. */
+export class HttpProblem extends Error {
+  readonly problem: Problem;
+  readonly headers: Record<string, string>;
+  constructor(status: number, slug: string, title: string, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+    super(detail);
+    this.problem = { type: `urn:sanscode:problem:${slug}`, title, status, detail, ...extra };
+    this.headers = headers;
+  }
+}
+
+export function sendProblem(res: Response, p: HttpProblem): void {
+  for (const [k, v] of Object.entries(p.headers)) res.setHeader(k, v);
+  res.status(p.problem.status).type('application/problem+json').send(JSON.stringify(p.problem));
+}
+
+export const notFound = (detail: string) => new HttpProblem(404, 'not-found', 'Not Found', detail);
+
+/** 400 with one entry per offending field, e.g. `{ field: "callsRequired", message: "..." }`. */
+export function invalidRequest(error: ZodError): HttpProblem {
+  const errors = error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+  return new HttpProblem(400, 'invalid-request', 'Invalid request', `The request has ${errors.length} invalid field(s): ${errors.map((e) => e.field).join(', ')}.`, { errors });
+}
+
+export const unknownRoute: RequestHandler = (req, _res, next) => {
+  next(notFound(`No route for ${req.method} ${req.path}.`));
+};
+
+export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  if (err instanceof HttpProblem) return sendProblem(res, err);
+  // body-parser errors carry a `type` and a `status`.
+  const type = (err as { type?: string }).type;
+  if (type === 'entity.parse.failed') {
+    return sendProblem(res, new HttpProblem(400, 'malformed-json', 'Malformed JSON', 'The request body is not valid JSON.'));
+  }
+  if (type === 'entity.too.large') {
+    return sendProblem(res, new HttpProblem(413, 'body-too-large', 'Request body too large', 'The request body exceeds the size limit.'));
+  }
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return sendProblem(res, new HttpProblem(415, 'unsupported-encoding', 'Unsupported encoding', 'Send the body as UTF-8 JSON.'));
+  }
+  req.log?.error({ err }, 'unhandled error');
+  sendProblem(res, new HttpProblem(500, 'internal', 'Internal Server Error', 'An unexpected error occurred; nothing was changed.'));
+};

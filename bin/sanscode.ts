@@ -1,0 +1,48 @@
+// sanscode's single entry point:
+//   sanscode migrate   apply database migrations and exit
+//   sanscode api       HTTP API only
+//   sanscode ivr       IVR worker only (one per Asterisk node)
+//   sanscode all       both in one process (development, small sites)
+import type { Server } from 'node:http';
+import { createApi } from '../api/app.js';
+import { loadConfig } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { openDatabase } from '../db/client.js';
+import { startIvr, type IvrWorker } from '../ivr/worker.js';
+
+async function main(command: string): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  if (!['migrate', 'api', 'ivr', 'all'].includes(command)) {
+    console.error('usage: sanscode migrate|api|ivr|all');
+    process.exit(2);
+  }
+  const handle = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  log.info({ database: handle.kind }, 'database ready');
+  if (command === 'migrate') {
+    await handle.close();
+    return;
+  }
+  let server: Server | undefined;
+  let ivr: IvrWorker | undefined;
+  if (command === 'api' || command === 'all') {
+    const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION });
+    server = app.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, host: config.HOST }, 'API listening'));
+  }
+  if (command === 'ivr' || command === 'all') ivr = await startIvr(handle.db, config, log);
+
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await ivr?.stop();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await handle.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main(process.argv[2] ?? 'all').catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

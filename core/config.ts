@@ -1,0 +1,33 @@
+// Configuration comes from the environment only, parsed once and validated so that a typo
+// fails at start-up with a clear message instead of misbehaving during a call.
+import { z } from 'zod';
+
+const schema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  // Folder of the embedded PGlite database, used only when DATABASE_URL is unset.
+  DATA_DIR: z.string().default('./data/pglite'),
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  ARI_URL: z.string().url().default('http://127.0.0.1:8088'),
+  ARI_USERNAME: z.string().default('sanscode'),
+  ARI_PASSWORD: z.string().default('sanscode'),
+  ARI_APP: z.string().regex(/^[A-Za-z0-9_-]+$/).default('sanscode'),
+  DEFAULT_REGION: z.string().length(2).toUpperCase().default('FR'),
+  // Language of prompts when the dialed number belongs to no offer.
+  DEFAULT_LANGUAGE: z.enum(['fr', 'en']).default('fr'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // A call still marked in progress after this long is treated as lost (IVR crash without resync).
+  MAX_CALL_SECONDS: z.coerce.number().int().positive().default(3600),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

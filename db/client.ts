@@ -1,0 +1,67 @@
+// Opens the database: a PostgreSQL server through postgres.js when DATABASE_URL is set
+// (production, tests, several processes sharing one database), otherwise an embedded PGlite
+// under DATA_DIR so that sanscode starts anywhere Node runs.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import * as schema from './schema.js';
+
+export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface DbHandle {
+  db: Database;
+  kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+export const migrationsFolder = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+// Arbitrary constant: serialises migrations when several processes start at once.
+const MIGRATION_LOCK = 7215_0001;
+
+export interface OpenOptions {
+  databaseUrl?: string | undefined;
+  dataDir?: string;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+  poolSize?: number;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<DbHandle> {
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.migrate ?? true, opts.poolSize ?? 10);
+  return openPglite(opts.dataDir ?? './data/pglite', opts.migrate ?? true);
+}
+
+async function openPostgres(url: string, runMigrations: boolean, max: number): Promise<DbHandle> {
+  const { default: postgres } = await import('postgres');
+  const { drizzle } = await import('drizzle-orm/postgres-js');
+  if (runMigrations) {
+    // A single dedicated connection holds the advisory lock for the whole migration.
+    const lockClient = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      await lockClient`select pg_advisory_lock(${MIGRATION_LOCK})`;
+      const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+      await migrate(drizzle(lockClient), { migrationsFolder });
+      await lockClient`select pg_advisory_unlock(${MIGRATION_LOCK})`;
+    } finally {
+      await lockClient.end();
+    }
+  }
+  const client = postgres(url, { max, onnotice: () => {} });
+  const db = drizzle(client, { schema }) as unknown as Database;
+  return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
+}
+
+async function openPglite(dataDir: string, runMigrations: boolean): Promise<DbHandle> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  mkdirSync(dataDir, { recursive: true });
+  const client = new PGlite(dataDir);
+  const db = drizzle(client, { schema });
+  if (runMigrations) {
+    const { migrate } = await import('drizzle-orm/pglite/migrator');
+    await migrate(db, { migrationsFolder });
+  }
+  return { db: db as unknown as Database, kind: 'pglite', close: () => client.close() };
+}

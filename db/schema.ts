@@ -1,0 +1,162 @@
+// The one drizzle schema. Migrations in db/migrations are generated from it with drizzle-kit
+// (`npm run db:generate`) and committed; never edit the database by hand.
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+/** A website selling items. Only a SHA-256 of its API key is stored. */
+export const merchants = pgTable('merchants', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  apiKeyHash: text('api_key_hash').notNull().unique(),
+  createdAt: createdAt(),
+});
+
+/** What a merchant sells and how it is paid: which numbers, how many calls, how long each. */
+export const offers = pgTable(
+  'offers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    merchantId: uuid('merchant_id').notNull().references(() => merchants.id),
+    name: text('name').notNull(),
+    mode: text('mode', { enum: ['caller_id', 'dynamic_number'] }).notNull(),
+    callsRequired: integer('calls_required').notNull(),
+    minCallSeconds: integer('min_call_seconds').notNull(),
+    purchaseTtlSeconds: integer('purchase_ttl_seconds').notNull(),
+    language: text('language', { enum: ['fr', 'en'] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check('offers_calls_required', sql`${t.callsRequired} between 1 and 20`),
+    check('offers_min_call_seconds', sql`${t.minCallSeconds} between 0 and 600`),
+    check('offers_ttl', sql`${t.purchaseTtlSeconds} between 10 and 604800`),
+  ],
+);
+
+/**
+ * Premium numbers an offer is paid on, in E.164. A number may serve several offers (and
+ * merchants): the caller's pending purchase on the dialed number decides which one is credited.
+ */
+export const offerNumbers = pgTable(
+  'offer_numbers',
+  {
+    offerId: uuid('offer_id').notNull().references(() => offers.id),
+    number: text('number').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.offerId, t.number] }), index('offer_numbers_number').on(t.number)],
+);
+
+export const purchaseStatuses = ['pending', 'completed', 'expired', 'cancelled'] as const;
+export type PurchaseStatus = (typeof purchaseStatuses)[number];
+
+/**
+ * A buyer's purchase. `status` is the stored state; a pending purchase whose `expires_at` has
+ * passed is expired whatever the column says (no sweeper is needed for correctness), and the
+ * ledger writes the transition when it next touches the row.
+ */
+export const purchases = pgTable(
+  'purchases',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    merchantId: uuid('merchant_id').notNull().references(() => merchants.id),
+    offerId: uuid('offer_id').notNull().references(() => offers.id),
+    mode: text('mode', { enum: ['caller_id', 'dynamic_number'] }).notNull(),
+    status: text('status', { enum: purchaseStatuses }).notNull().default('pending'),
+    reference: text('reference'),
+    callerNumber: text('caller_number'),
+    numberToCall: text('number_to_call').notNull(),
+    callsRequired: integer('calls_required').notNull(),
+    callsCounted: integer('calls_counted').notNull().default(0),
+    minCallSeconds: integer('min_call_seconds').notNull(),
+    language: text('language', { enum: ['fr', 'en'] }).notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+  },
+  (t) => [
+    check('purchases_counted', sql`${t.callsCounted} between 0 and ${t.callsRequired}`),
+    // A caller holds at most one pending purchase per number: this is what makes the caller ID
+    // on a dialed number point to exactly one purchase. Enforced here, not only in code, so it
+    // holds across several API processes.
+    uniqueIndex('purchases_one_pending_per_caller_number')
+      .on(t.numberToCall, t.callerNumber)
+      .where(sql`${t.status} = 'pending' and ${t.mode} = 'caller_id'`),
+    index('purchases_merchant').on(t.merchantId, t.createdAt),
+    index('purchases_caller_number').on(t.numberToCall, t.callerNumber, t.createdAt),
+  ],
+);
+
+export const callOutcomes = [
+  'in_progress', // answered (or about to be) and not yet over
+  'counted', // lasted the minimum and was credited
+  'too_short', // answered, hung up before the minimum
+  'abandoned', // accepted, but the caller hung up before we could answer
+  'anonymous', // withheld or missing caller ID: not answered
+  'no_purchase', // no pending purchase for this caller on this number: not answered
+  'unknown_number', // dialed number belongs to no offer: not answered
+  'expired', // the caller's purchase has expired: not answered
+  'call_in_progress', // other calls already in progress will complete the purchase: not answered
+  'lost', // the IVR lost the channel (crash, Asterisk restart) before counting
+  'failed', // the IVR could not decide (database down...): not answered
+] as const;
+export type CallOutcome = (typeof callOutcomes)[number];
+
+/** One row per Asterisk channel, idempotent on the channel id. Never deleted. */
+export const calls = pgTable(
+  'calls',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    channelId: text('channel_id').notNull().unique(),
+    asteriskId: text('asterisk_id'),
+    dialedNumber: text('dialed_number'),
+    dialedRaw: text('dialed_raw').notNull(),
+    callerNumber: text('caller_number'),
+    callerRaw: text('caller_raw').notNull(),
+    outcome: text('outcome', { enum: callOutcomes }).notNull(),
+    purchaseId: uuid('purchase_id').references(() => purchases.id),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    answeredAt: timestamp('answered_at', { withTimezone: true }),
+    countedAt: timestamp('counted_at', { withTimezone: true }),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+    answeredSeconds: integer('answered_seconds'),
+    hangupCause: integer('hangup_cause'),
+    hangupCauseText: text('hangup_cause_text'),
+  },
+  (t) => [
+    index('calls_purchase').on(t.purchaseId),
+    index('calls_in_progress').on(t.asteriskId).where(sql`${t.outcome} = 'in_progress'`),
+  ],
+);
+
+/** Append-only audit trail of every purchase state change (created, call counted, ended). */
+export const purchaseEvents = pgTable(
+  'purchase_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    purchaseId: uuid('purchase_id').notNull().references(() => purchases.id),
+    type: text('type', { enum: ['created', 'call_counted', 'completed', 'expired', 'cancelled'] }).notNull(),
+    callsCounted: integer('calls_counted').notNull(),
+    callId: uuid('call_id').references(() => calls.id),
+    createdAt: createdAt(),
+  },
+  (t) => [index('purchase_events_purchase').on(t.purchaseId, t.id)],
+);
+
+export type Merchant = typeof merchants.$inferSelect;
+export type Offer = typeof offers.$inferSelect;
+export type PurchaseRow = typeof purchases.$inferSelect;
+export type CallRow = typeof calls.$inferSelect;
