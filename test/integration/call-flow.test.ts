@@ -1,0 +1,103 @@
+// The call flow over an in-memory Telephony and a real PostgreSQL: which verbs each kind of
+// call gets. The real-Asterisk proof of the same paths is in test/e2e.
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPurchase, getCall, getPurchase } from '../../db/ledger.js';
+import { CallFlow } from '../../ivr/call-flow.js';
+import type { Media } from '../../ivr/prompts.js';
+import type { HangupReason, IncomingCall, Telephony } from '../../ivr/telephony.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { provision } from '../support/fixtures.js';
+
+class FakeTelephony implements Telephony {
+  verbs: string[] = [];
+  live: IncomingCall[] = [];
+  async progress(id: string) {
+    this.verbs.push(`${id} progress`);
+  }
+  async answer(id: string) {
+    this.verbs.push(`${id} answer`);
+  }
+  async play(id: string, media: Media, lang: string) {
+    this.verbs.push(`${id} play[${lang}] ${media.join(' ')}`);
+  }
+  async hangup(id: string, reason: HangupReason) {
+    this.verbs.push(`${id} hangup ${reason}`);
+  }
+  async liveCalls() {
+    return this.live;
+  }
+  of(id: string) {
+    return this.verbs.filter((v) => v.startsWith(`${id} `)).map((v) => v.slice(id.length + 1));
+  }
+}
+
+let t: TestDatabase;
+let phone: FakeTelephony;
+let flow: CallFlow;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  phone = new FakeTelephony();
+  flow = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+});
+afterAll(async () => {
+  await t?.drop();
+});
+
+const call = (channelId: string, dialedRaw: string, callerRaw: string): IncomingCall => ({ channelId, asteriskId: 'node-1', dialedRaw, callerRaw });
+
+describe('call flow', () => {
+  it('refuses a withheld caller with early media and never answers', async () => {
+    await provision(t.db, { numbers: ['+33899100001'], language: 'en' });
+    await flow.callStarted(call('anon', '0899100001', 'anonymous'));
+    expect(phone.of('anon')).toEqual(['progress', 'play[en] sound:sanscode/caller-id-withheld', 'hangup busy']);
+    await flow.callEnded({ channelId: 'anon', cause: 17, causeText: 'User busy' });
+    expect(await getCall(t.db, 'anon')).toMatchObject({ outcome: 'anonymous', hangupCause: 17, answeredAt: null });
+  });
+
+  it('answers a buyer, counts after the minimum and confirms the purchase', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100002'], callsRequired: 2, minCallSeconds: 1 });
+    const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33611111111' });
+    await flow.callStarted(call('b1', '33899100002', '0611111111'));
+    expect(phone.of('b1')).toEqual([
+      'answer',
+      'play[fr] sound:sanscode/calls-remaining-prefix number:2 sound:sanscode/calls-remaining-suffix sound:sanscode/please-hold',
+      'play[fr] sound:sanscode/calls-remaining-one sound:sanscode/call-counted',
+      'hangup normal',
+    ]);
+    await flow.callEnded({ channelId: 'b1', cause: 16, causeText: 'Normal Clearing' });
+    await flow.callStarted(call('b2', '+33899100002', '+33611111111'));
+    expect(phone.of('b2').slice(-2)).toEqual(['play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
+    await flow.callEnded({ channelId: 'b2', cause: 16, causeText: 'Normal Clearing' });
+    expect(await getPurchase(t.db, merchant.id, p.id)).toMatchObject({ status: 'completed', callsCounted: 2 });
+    expect((await getCall(t.db, 'b2'))?.answeredSeconds).toBeGreaterThanOrEqual(1);
+  });
+
+  it('records too_short when the caller hangs up before the minimum', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100003'], minCallSeconds: 30 });
+    const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33622222222' });
+    const running = flow.callStarted(call('short', '0899100003', '0622222222'));
+    await new Promise((r) => setTimeout(r, 300));
+    await flow.callEnded({ channelId: 'short', cause: 16, causeText: 'Normal Clearing' });
+    await running;
+    expect(phone.of('short')).toEqual(['answer', expect.stringContaining('calls-remaining-one')]);
+    expect(await getCall(t.db, 'short')).toMatchObject({ outcome: 'too_short' });
+    expect(await getPurchase(t.db, merchant.id, p.id)).toMatchObject({ callsCounted: 0, status: 'pending' });
+    expect(flow.activeCalls).toBe(0);
+  });
+
+  it('closes calls lost while away and resumes live ones after a reconnect', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100004'], minCallSeconds: 0 });
+    await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33633333333' });
+    // A call recorded by a previous IVR process whose channel is gone...
+    const restarted = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+    phone.live = [];
+    await flow.callStarted(call('gone', '0899999999', '0633333333')); // unknown number: refused, never ended
+    // ...and one still up in Asterisk that this process never saw.
+    phone.live = [call('still-up', '0899100004', '0633333333')];
+    await restarted.resync('node-1', phone.live);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await getCall(t.db, 'gone'))?.endedAt).not.toBeNull();
+    expect(phone.of('still-up')).toEqual(['answer', expect.any(String), 'play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
+  });
+});
