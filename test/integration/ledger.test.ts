@@ -133,7 +133,7 @@ describe('calls', () => {
     const second = await admit(f);
     expect(first.duplicate).toBe(false);
     expect(second).toEqual({ admission: first.admission, duplicate: true });
-    const [{ n }] = (await t.db.execute(sql`select count(*)::int as n from calls where channel_id = ${f.channelId}`)) as unknown as { n: number }[];
+    const [{ n } = { n: -1 }] = (await t.db.execute(sql`select count(*)::int as n from calls where channel_id = ${f.channelId}`)) as unknown as { n: number }[];
     expect(n).toBe(1);
   });
 
