@@ -3,7 +3,7 @@
 #   database (the local PostgreSQL if it answers, else embedded PGlite under ./data),
 #   Asterisk 22 (Debian sid chroot, scripts/asterisk.sh), then the IVR and the API in the
 #   foreground (Ctrl-C stops them; `bash scripts/asterisk.sh stop` stops Asterisk).
-# Then, in another terminal: bash scripts/test-call.sh 0612345678
+# Then, in another terminal: npx tsx scripts/test-call.ts 0612345678
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/host-packages.sh
@@ -22,5 +22,5 @@ echo "stack: database ${DATABASE_URL:-embedded PGlite in ${DATA_DIR:-./data/pgli
 bash scripts/asterisk.sh start
 
 echo "stack: API on http://127.0.0.1:$PORT (admin token: \$ADMIN_TOKEN), IVR on ARI app sanscode"
-echo "stack: place a test call from another terminal: bash scripts/test-call.sh 0612345678"
+echo "stack: place a test call from another terminal: npx tsx scripts/test-call.ts 0612345678"
 exec npx tsx bin/sanscode.ts all
