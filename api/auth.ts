@@ -5,7 +5,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Database } from '../db/client.js';
-import { findMerchantByApiKey } from '../db/ledger.js';
+import { findMerchantByApiKey } from '../db/ledger/index.js';
 import type { Merchant } from '../db/schema.js';
 import { HttpProblem, sendProblem } from './problem.js';
 

@@ -2,6 +2,7 @@
 // and the error handler turns anything unexpected into a 500 that reveals nothing.
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { ZodError } from 'zod';
+import { LedgerError } from '../db/ledger/index.js';
 
 export interface Problem {
   type: string;
@@ -35,12 +36,40 @@ export function invalidRequest(error: ZodError): HttpProblem {
   return new HttpProblem(400, 'invalid-request', 'Invalid request', `The request has ${errors.length} invalid field(s): ${errors.map((e) => e.field).join(', ')}.`, { errors });
 }
 
+/** The HTTP face of each ledger refusal. */
+export function fromLedgerError(err: LedgerError): HttpProblem {
+  switch (err.code) {
+    case 'merchant_not_found':
+      return new HttpProblem(422, 'unknown-merchant', 'Unknown merchant', err.message, { errors: [{ field: 'merchantId', message: 'no such merchant' }] });
+    case 'offer_not_found':
+    case 'purchase_not_found':
+      return notFound(err.message);
+    case 'caller_number_required':
+      return new HttpProblem(400, 'invalid-request', 'Invalid request', err.message, { errors: [{ field: 'callerNumber', message: 'required by this offer' }] });
+    case 'number_in_use':
+      return new HttpProblem(409, 'number-in-use', 'Number already in use', err.message, err.extra);
+    case 'caller_has_pending_purchase':
+      return new HttpProblem(409, 'caller-has-pending-purchase', 'Pending purchase exists', err.message, err.extra);
+    case 'purchase_not_pending':
+      return new HttpProblem(409, 'purchase-not-pending', 'Purchase not pending', err.message);
+    case 'hold_at_maximum':
+      return new HttpProblem(409, 'hold-at-maximum', 'Hold at its maximum', err.message, err.extra);
+    case 'not_a_lending':
+      return new HttpProblem(409, 'not-a-lent-number', 'Not a lent number', err.message);
+    case 'pool_exhausted': {
+      const seconds = Number(err.extra.retryAfterSeconds ?? 1);
+      return new HttpProblem(503, 'pool-exhausted', 'No number free', `${err.message} Retry in ${seconds} s.`, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });
+    }
+  }
+}
+
 export const unknownRoute: RequestHandler = (req, _res, next) => {
   next(notFound(`No route for ${req.method} ${req.path}.`));
 };
 
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof HttpProblem) return sendProblem(res, err);
+  if (err instanceof LedgerError) return sendProblem(res, fromLedgerError(err));
   // body-parser errors carry a `type` and a `status`.
   const type = (err as { type?: string }).type;
   if (type === 'entity.parse.failed') {

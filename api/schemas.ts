@@ -8,20 +8,51 @@ export const createMerchantBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
 });
 
-export const createOfferBody = z.strictObject({
+const offerCommon = {
   merchantId: z.uuid(),
   name: z.string().trim().min(1).max(200),
-  mode: z.literal('caller_id'),
   callsRequired: z.int().min(1).max(20),
   minCallSeconds: z.int().min(0).max(600),
-  numbers: z.array(phoneInput).min(1).max(100),
-  purchaseTtlSeconds: z.int().min(10).max(604800),
+  numbers: z.array(phoneInput).min(1).max(1000),
   language: z.enum(['fr', 'en']),
-});
+};
+
+/**
+ * One flat object for both modes so that every invalid field is reported at once; the fields
+ * that only one mode takes are checked after.
+ *   caller_id:      purchaseTtlSeconds (life of a pending purchase)
+ *   dynamic_number: holdSeconds (how long a number is lent to one visitor), maxHoldSeconds
+ *                   (longest total hold reachable with /extend; default holdSeconds),
+ *                   quarantineSeconds (rest of a number after a lending; default 300)
+ */
+export const createOfferBody = z
+  .strictObject({
+    ...offerCommon,
+    mode: z.enum(['caller_id', 'dynamic_number']),
+    purchaseTtlSeconds: z.int().min(10).max(604800).optional(),
+    holdSeconds: z.int().min(10).max(86400).optional(),
+    maxHoldSeconds: z.int().min(10).max(86400).optional(),
+    quarantineSeconds: z.int().min(0).max(86400).optional(),
+  })
+  .superRefine((o, ctx) => {
+    const need = (field: keyof typeof o) => ctx.addIssue({ code: 'custom', path: [field], message: `required when mode is ${o.mode}` });
+    const refuse = (field: keyof typeof o) => ctx.addIssue({ code: 'custom', path: [field], message: `not used when mode is ${o.mode}` });
+    if (o.mode === 'caller_id') {
+      if (o.purchaseTtlSeconds === undefined) need('purchaseTtlSeconds');
+      for (const f of ['holdSeconds', 'maxHoldSeconds', 'quarantineSeconds'] as const) if (o[f] !== undefined) refuse(f);
+    } else {
+      if (o.holdSeconds === undefined) need('holdSeconds');
+      if (o.purchaseTtlSeconds !== undefined) refuse('purchaseTtlSeconds');
+      if (o.maxHoldSeconds !== undefined && o.holdSeconds !== undefined && o.maxHoldSeconds < o.holdSeconds) {
+        ctx.addIssue({ code: 'custom', path: ['maxHoldSeconds'], message: 'must be at least holdSeconds' });
+      }
+    }
+  });
 
 export const createPurchaseBody = z.strictObject({
   offerId: z.uuid(),
-  callerNumber: phoneInput,
+  /** Required by caller_id offers; not used by dynamic_number offers. */
+  callerNumber: phoneInput.optional(),
   reference: z.string().max(200).nullish(),
 });
 

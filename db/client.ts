@@ -55,9 +55,11 @@ async function openPostgres(url: string, runMigrations: boolean, max: number): P
 
 async function openPglite(dataDir: string, runMigrations: boolean): Promise<DbHandle> {
   const { PGlite } = await import('@electric-sql/pglite');
+  const { btree_gist } = await import('@electric-sql/pglite/contrib/btree_gist');
   const { drizzle } = await import('drizzle-orm/pglite');
   mkdirSync(dataDir, { recursive: true });
-  const client = new PGlite(dataDir);
+  // btree_gist backs the exclusion constraint on number lendings.
+  const client = new PGlite(dataDir, { extensions: { btree_gist } });
   const db = drizzle(client, { schema });
   if (runMigrations) {
     const { migrate } = await import('drizzle-orm/pglite/migrator');

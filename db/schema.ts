@@ -35,7 +35,12 @@ export const offers = pgTable(
     mode: text('mode', { enum: ['caller_id', 'dynamic_number'] }).notNull(),
     callsRequired: integer('calls_required').notNull(),
     minCallSeconds: integer('min_call_seconds').notNull(),
+    /** Life of a pending purchase; in dynamic_number mode, the hold of a lent number. */
     purchaseTtlSeconds: integer('purchase_ttl_seconds').notNull(),
+    /** dynamic_number: longest total hold a visitor may reach by extending. */
+    maxHoldSeconds: integer('max_hold_seconds'),
+    /** dynamic_number: rest after a lending ends, so a late call cannot credit the next visitor. */
+    quarantineSeconds: integer('quarantine_seconds'),
     language: text('language', { enum: ['fr', 'en'] }).notNull(),
     createdAt: createdAt(),
   },
@@ -43,6 +48,12 @@ export const offers = pgTable(
     check('offers_calls_required', sql`${t.callsRequired} between 1 and 20`),
     check('offers_min_call_seconds', sql`${t.minCallSeconds} between 0 and 600`),
     check('offers_ttl', sql`${t.purchaseTtlSeconds} between 10 and 604800`),
+    check(
+      'offers_dynamic_fields',
+      sql`(${t.mode} = 'caller_id') = (${t.maxHoldSeconds} is null and ${t.quarantineSeconds} is null)`,
+    ),
+    check('offers_max_hold', sql`${t.maxHoldSeconds} is null or ${t.maxHoldSeconds} >= ${t.purchaseTtlSeconds}`),
+    check('offers_quarantine', sql`${t.quarantineSeconds} is null or ${t.quarantineSeconds} between 0 and 86400`),
   ],
 );
 
@@ -110,6 +121,7 @@ export const callOutcomes = [
   'unknown_number', // dialed number belongs to no offer: not answered
   'expired', // the caller's purchase has expired: not answered
   'call_in_progress', // other calls already in progress will complete the purchase: not answered
+  'number_not_lent', // pool number not lent right now (free or resting): not answered
   'lost', // the IVR lost the channel (crash, Asterisk restart) before counting
   'failed', // the IVR could not decide (database down...): not answered
 ] as const;
@@ -142,13 +154,38 @@ export const calls = pgTable(
   ],
 );
 
+/**
+ * A pool number lent to one dynamic_number purchase. The lending occupies the number from
+ * `lent_at` to `rest_until` = end of the hold (or release) + quarantine; the exclusion
+ * constraint (added in the migration, drizzle cannot declare it) makes two occupations of one
+ * number overlap-proof in PostgreSQL itself, whatever the number of API processes. The lending
+ * is live while now() < hold_until and it is not released: expiry needs no sweeper.
+ */
+export const numberLendings = pgTable(
+  'number_lendings',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    offerId: uuid('offer_id').notNull().references(() => offers.id),
+    number: text('number').notNull(),
+    purchaseId: uuid('purchase_id').notNull().unique().references(() => purchases.id),
+    lentAt: timestamp('lent_at', { withTimezone: true }).notNull().defaultNow(),
+    holdUntil: timestamp('hold_until', { withTimezone: true }).notNull(),
+    releasedAt: timestamp('released_at', { withTimezone: true }),
+    restUntil: timestamp('rest_until', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    index('number_lendings_number').on(t.number, t.restUntil),
+    check('number_lendings_order', sql`${t.lentAt} <= ${t.holdUntil} and ${t.lentAt} <= ${t.restUntil}`),
+  ],
+);
+
 /** Append-only audit trail of every purchase state change (created, call counted, ended). */
 export const purchaseEvents = pgTable(
   'purchase_events',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     purchaseId: uuid('purchase_id').notNull().references(() => purchases.id),
-    type: text('type', { enum: ['created', 'call_counted', 'completed', 'expired', 'cancelled'] }).notNull(),
+    type: text('type', { enum: ['created', 'call_counted', 'completed', 'expired', 'cancelled', 'extended'] }).notNull(),
     callsCounted: integer('calls_counted').notNull(),
     callId: uuid('call_id').references(() => calls.id),
     createdAt: createdAt(),

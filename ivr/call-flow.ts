@@ -13,7 +13,7 @@ import {
   openCalls,
   type Admission,
   type CallFacts,
-} from '../db/ledger.js';
+} from '../db/ledger/index.js';
 import { decideCall } from './decide.js';
 import { afterCount, greeting, refusal } from './prompts.js';
 import type { HangupInfo, IncomingCall, Telephony } from './telephony.js';

@@ -4,15 +4,19 @@
 //
 // The rule that matters: a premium call is billed once answered, so we answer only a call we
 // can credit. Every other call is refused unanswered (early media prompt, then hang-up).
-import type { Admission, CallFacts, LedgerView } from '../db/ledger.js';
+import type { Admission, CallFacts, LedgerView } from '../db/ledger/index.js';
 
 export function decideCall(facts: CallFacts, view: LedgerView, defaultLanguage: 'fr' | 'en'): Admission {
-  const numberLanguage = view.numberLanguages[0] ?? defaultLanguage;
-  if (!facts.dialed || view.numberLanguages.length === 0) {
-    return { action: 'reject', outcome: 'unknown_number', language: defaultLanguage };
-  }
-  if (!facts.caller) return { action: 'reject', outcome: 'anonymous', language: numberLanguage };
+  if (!facts.dialed || !view.number) return { action: 'reject', outcome: 'unknown_number', language: defaultLanguage };
+  const numberLanguage = view.number.language;
   const p = view.purchase;
+  if (view.number.mode === 'dynamic_number') {
+    // A lent number identifies the purchase by itself: the caller may even be withheld. Free or
+    // resting numbers (no live lending) are not answered.
+    if (!p) return { action: 'reject', outcome: 'number_not_lent', language: numberLanguage };
+  } else if (!facts.caller) {
+    return { action: 'reject', outcome: 'anonymous', language: numberLanguage };
+  }
   if (!p || p.status === 'completed' || p.status === 'cancelled') {
     return { action: 'reject', outcome: 'no_purchase', language: p?.language ?? numberLanguage };
   }

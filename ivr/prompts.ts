@@ -1,7 +1,7 @@
 // Prompt sequences as ARI media URIs. Sentences Asterisk's core sounds lack are shipped in
 // asterisk-conf/sounds/<lang>/sanscode/ (same names in every language; the playback's `lang`
 // picks the folder). Numbers are spoken by Asterisk itself with the number: scheme.
-import type { Admission } from '../db/ledger.js';
+import type { Admission } from '../db/ledger/index.js';
 
 export type Media = string[];
 type RejectOutcome = Extract<Admission, { action: 'reject' }>['outcome'];
@@ -38,6 +38,8 @@ export function refusal(outcome: RejectOutcome): Media {
       return [sound('purchase-expired')];
     case 'call_in_progress':
       return [sound('call-in-progress')];
+    case 'number_not_lent':
+      return [sound('number-not-lent')];
     case 'failed':
       return [sound('service-unavailable')];
   }

@@ -1,7 +1,8 @@
-// Operator provisioning: merchants and offers. Validate, call the ledger, shape the answer.
+// Operator provisioning: merchants, offers, and the state of a dynamic-number pool.
+// Validate, call the ledger, shape the answer.
 import { Router } from 'express';
 import type { Database } from '../../db/client.js';
-import { createMerchant, createOffer, getOffer, LedgerError } from '../../db/ledger.js';
+import { createMerchant, createOffer, getOffer, poolStatus, type OfferView } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
 import { HttpProblem, invalidRequest, notFound } from '../problem.js';
 import { createMerchantBody, createOfferBody, uuidParam } from '../schemas.js';
@@ -26,29 +27,46 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
         errors: unusable.map((raw) => ({ field: 'numbers', message: `not a valid phone number: ${raw}` })),
       });
     }
-    try {
-      const offer = await createOffer(db, { ...body.data, numbers: [...new Set(numbers.map((n) => n.e164!))] });
-      res.status(201).location(`/v1/admin/offers/${offer.id}`).json(offerJson(offer));
-    } catch (err) {
-      if (err instanceof LedgerError && err.code === 'merchant_not_found') {
-        throw new HttpProblem(422, 'unknown-merchant', 'Unknown merchant', err.message, { errors: [{ field: 'merchantId', message: 'no such merchant' }] });
-      }
-      throw err;
-    }
+    const o = body.data;
+    const offer = await createOffer(db, {
+      merchantId: o.merchantId,
+      name: o.name,
+      mode: o.mode,
+      callsRequired: o.callsRequired,
+      minCallSeconds: o.minCallSeconds,
+      language: o.language,
+      numbers: [...new Set(numbers.map((n) => n.e164!))],
+      ...(o.mode === 'caller_id'
+        ? { purchaseTtlSeconds: o.purchaseTtlSeconds! }
+        : { purchaseTtlSeconds: o.holdSeconds!, maxHoldSeconds: o.maxHoldSeconds ?? o.holdSeconds!, quarantineSeconds: o.quarantineSeconds ?? 300 }),
+    });
+    res.status(201).location(`/v1/admin/offers/${offer.id}`).json(offerJson(offer));
   });
 
   router.get('/offers/:id', async (req, res) => {
-    const id = uuidParam.safeParse(req.params.id);
-    const offer = id.success ? await getOffer(db, id.data) : null;
-    if (!offer) throw notFound(`No offer with id ${req.params.id}.`);
-    res.json(offerJson(offer));
+    res.json(offerJson(await offerOr404(db, req.params.id)));
+  });
+
+  router.get('/offers/:id/pool', async (req, res) => {
+    const offer = await offerOr404(db, req.params.id);
+    if (offer.mode !== 'dynamic_number') throw notFound(`Offer ${offer.id} has no number pool (mode ${offer.mode}).`);
+    const numbers = await poolStatus(db, offer.id);
+    const count = (state: string) => numbers.filter((n) => n.state === state).length;
+    res.json({ offerId: offer.id, free: count('free'), lent: count('lent'), resting: count('resting'), numbers });
   });
 
   return router;
 }
 
-function offerJson(o: NonNullable<Awaited<ReturnType<typeof getOffer>>>) {
-  return {
+async function offerOr404(db: Database, rawId: string): Promise<OfferView> {
+  const id = uuidParam.safeParse(rawId);
+  const offer = id.success ? await getOffer(db, id.data) : null;
+  if (!offer) throw notFound(`No offer with id ${rawId}.`);
+  return offer;
+}
+
+function offerJson(o: OfferView) {
+  const common = {
     id: o.id,
     merchantId: o.merchantId,
     name: o.name,
@@ -56,8 +74,10 @@ function offerJson(o: NonNullable<Awaited<ReturnType<typeof getOffer>>>) {
     callsRequired: o.callsRequired,
     minCallSeconds: o.minCallSeconds,
     numbers: o.numbers,
-    purchaseTtlSeconds: o.purchaseTtlSeconds,
     language: o.language,
     createdAt: o.createdAt.toISOString(),
   };
+  return o.mode === 'caller_id'
+    ? { ...common, purchaseTtlSeconds: o.purchaseTtlSeconds }
+    : { ...common, holdSeconds: o.purchaseTtlSeconds, maxHoldSeconds: o.maxHoldSeconds, quarantineSeconds: o.quarantineSeconds };
 }

@@ -2,7 +2,7 @@
 // call gets. The real-Asterisk proof of the same paths is in test/e2e.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPurchase, getCall, getPurchase } from '../../db/ledger.js';
+import { createPurchase, getCall, getPurchase } from '../../db/ledger/index.js';
 import { CallFlow } from '../../ivr/call-flow.js';
 import type { Media } from '../../ivr/prompts.js';
 import type { HangupReason, IncomingCall, Telephony } from '../../ivr/telephony.js';

@@ -11,7 +11,7 @@ import {
   LedgerError,
   markAnswered,
   type CallFacts,
-} from '../../db/ledger.js';
+} from '../../db/ledger/index.js';
 import { purchaseEvents } from '../../db/schema.js';
 import { decideCall } from '../../ivr/decide.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db/client.js';
-import { admitCall, countCall, createPurchase, getPurchase, markAnswered } from '../../db/ledger.js';
+import { admitCall, countCall, createPurchase, getPurchase, markAnswered } from '../../db/ledger/index.js';
 import { decideCall } from '../../ivr/decide.js';
 import { provision } from '../support/fixtures.js';
 

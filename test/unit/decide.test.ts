@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CallFacts, LedgerView } from '../../db/ledger.js';
+import type { CallFacts, LedgerView } from '../../db/ledger/index.js';
 import { decideCall } from '../../ivr/decide.js';
 
 const facts = (over: Partial<CallFacts> = {}): CallFacts => ({
@@ -22,14 +22,17 @@ const purchase = (over: Partial<P> = {}): P => ({
   language: 'en',
   ...over,
 });
-const view = (p: P | null, numberLanguages: ('fr' | 'en')[] = ['fr']): LedgerView => ({ numberLanguages, purchase: p });
+const view = (p: P | null, language: 'fr' | 'en' | null = 'fr', mode: 'caller_id' | 'dynamic_number' = 'caller_id'): LedgerView => ({
+  number: language ? { mode, language } : null,
+  purchase: p,
+});
 
 describe('decideCall', () => {
   it.each([
-    ['unknown number', facts(), view(null, []), { action: 'reject', outcome: 'unknown_number', language: 'fr' }],
-    ['unparsable dialed number', facts({ dialed: null }), view(null, ['en']), { action: 'reject', outcome: 'unknown_number', language: 'fr' }],
-    ['withheld caller', facts({ caller: null }), view(null, ['en']), { action: 'reject', outcome: 'anonymous', language: 'en' }],
-    ['no purchase', facts(), view(null, ['en']), { action: 'reject', outcome: 'no_purchase', language: 'en' }],
+    ['unknown number', facts(), view(null, null), { action: 'reject', outcome: 'unknown_number', language: 'fr' }],
+    ['unparsable dialed number', facts({ dialed: null }), view(null, 'en'), { action: 'reject', outcome: 'unknown_number', language: 'fr' }],
+    ['withheld caller', facts({ caller: null }), view(null, 'en'), { action: 'reject', outcome: 'anonymous', language: 'en' }],
+    ['no purchase', facts(), view(null, 'en'), { action: 'reject', outcome: 'no_purchase', language: 'en' }],
     ['completed purchase', facts(), view(purchase({ status: 'completed', callsCounted: 3 })), { action: 'reject', outcome: 'no_purchase', language: 'en' }],
     ['cancelled purchase', facts(), view(purchase({ status: 'cancelled' })), { action: 'reject', outcome: 'no_purchase', language: 'en' }],
     ['expired purchase', facts(), view(purchase({ status: 'expired' })), { action: 'reject', outcome: 'expired', language: 'en' }],
@@ -50,6 +53,19 @@ describe('decideCall', () => {
       facts(),
       view(purchase({ callsCounted: 1, callsInProgress: 1 })),
       { action: 'answer', purchaseId: 'p1', language: 'en', minCallSeconds: 10, callsRemaining: 2 },
+    ],
+    ['pool number not lent', facts(), view(null, 'en', 'dynamic_number'), { action: 'reject', outcome: 'number_not_lent', language: 'en' }],
+    [
+      'withheld caller on a lent number',
+      facts({ caller: null }),
+      view(purchase({ callsRequired: 2 }), 'fr', 'dynamic_number'),
+      { action: 'answer', purchaseId: 'p1', language: 'en', minCallSeconds: 10, callsRemaining: 2 },
+    ],
+    [
+      'lent number whose purchase completed',
+      facts(),
+      view(purchase({ status: 'completed', callsCounted: 3 }), 'fr', 'dynamic_number'),
+      { action: 'reject', outcome: 'no_purchase', language: 'en' },
     ],
   ] as const)('%s', (_name, f, v, expected) => {
     expect(decideCall(f, v, 'fr')).toEqual(expected);

@@ -1,0 +1,266 @@
+// Calls as the IVR sees them: admit (decide under lock), answered, counted, ended.
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { Database } from '../client.js';
+import { calls, numberLendings, offerNumbers, offers, purchaseEvents, purchases, type CallOutcome, type CallRow, type PurchaseStatus } from '../schema.js';
+import {
+  effectiveStatus,
+  endPurchase,
+  purchaseById,
+  purchaseWithClock,
+  releaseNumber,
+  toPurchaseView,
+  type Language,
+  type PurchaseView,
+  type PurchaseWithClock,
+  type Tx,
+} from './shared.js';
+
+/** What the IVR knows about a new channel, numbers already normalised (null: unusable). */
+export interface CallFacts {
+  channelId: string;
+  asteriskId: string | null;
+  dialedRaw: string;
+  dialed: string | null;
+  callerRaw: string;
+  caller: string | null;
+}
+
+/** The ledger state a call decision needs, read under lock. */
+export interface LedgerView {
+  /** How the dialed number is sold; null when it belongs to no offer. */
+  number: null | { mode: 'caller_id' | 'dynamic_number'; language: Language };
+  /**
+   * caller_id: the caller's latest purchase on the dialed number;
+   * dynamic_number: the purchase the number is lent to right now. Null if none.
+   */
+  purchase: null | {
+    id: string;
+    status: PurchaseStatus;
+    callsRequired: number;
+    callsCounted: number;
+    /** Answered calls not yet over: they may still complete the purchase. */
+    callsInProgress: number;
+    minCallSeconds: number;
+    language: Language;
+  };
+}
+
+export type RejectOutcome = Exclude<CallOutcome, 'in_progress' | 'counted' | 'too_short' | 'abandoned' | 'lost'>;
+
+/** What the call decision returns; `answer` is the only one that lets the call be billed. */
+export type Admission =
+  | { action: 'answer'; purchaseId: string; language: Language; minCallSeconds: number; callsRemaining: number }
+  | { action: 'reject'; outcome: RejectOutcome; language: Language };
+
+/**
+ * Records a new channel and decides, under a lock on the purchase concerned, whether to answer
+ * it. Locking the purchase row serialises simultaneous calls for the same purchase, so the
+ * decision sees the calls already in progress. Idempotent on the channel id: a channel seen
+ * twice gets its first decision back.
+ */
+export async function admitCall(
+  db: Database,
+  facts: CallFacts,
+  decide: (facts: CallFacts, view: LedgerView) => Admission,
+  opts: { maxCallSeconds: number },
+): Promise<{ admission: Admission; duplicate: boolean }> {
+  return db.transaction(async (tx) => {
+    const [seen] = await tx.select().from(calls).where(eq(calls.channelId, facts.channelId));
+    if (seen) return { admission: await admissionOf(tx, seen), duplicate: true };
+
+    const number = facts.dialed ? await numberUse(tx, facts.dialed) : null;
+    const purchase = number && facts.dialed ? await purchaseForCall(tx, number.mode, facts.dialed, facts.caller) : null;
+    const view: LedgerView = { number, purchase: null };
+    if (purchase) {
+      const [{ n } = { n: 0 }] = await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(calls)
+        .where(
+          and(
+            eq(calls.purchaseId, purchase.id),
+            eq(calls.outcome, 'in_progress'),
+            sql`${calls.startedAt} > now() - make_interval(secs => ${opts.maxCallSeconds})`,
+          ),
+        );
+      view.purchase = {
+        id: purchase.id,
+        status: effectiveStatus(purchase),
+        callsRequired: purchase.callsRequired,
+        callsCounted: purchase.callsCounted,
+        callsInProgress: n,
+        minCallSeconds: purchase.minCallSeconds,
+        language: purchase.language,
+      };
+    }
+    const admission = decide(facts, view);
+    if (purchase?.status === 'pending' && purchase.lapsed) await endPurchase(tx, purchase.id, 'expired', purchase.callsCounted);
+    await tx.insert(calls).values({
+      channelId: facts.channelId,
+      asteriskId: facts.asteriskId,
+      dialedNumber: facts.dialed,
+      dialedRaw: facts.dialedRaw,
+      callerNumber: facts.caller,
+      callerRaw: facts.callerRaw,
+      outcome: admission.action === 'answer' ? 'in_progress' : admission.outcome,
+      purchaseId: admission.action === 'answer' ? admission.purchaseId : (purchase?.id ?? null),
+    });
+    return { admission, duplicate: false };
+  });
+}
+
+/** How a number is sold (a pool number belongs to one dynamic offer; see createOffer). */
+async function numberUse(tx: Tx, dialed: string): Promise<LedgerView['number']> {
+  const [row] = await tx
+    .select({ mode: offers.mode, language: offers.language })
+    .from(offerNumbers)
+    .innerJoin(offers, eq(offers.id, offerNumbers.offerId))
+    .where(eq(offerNumbers.number, dialed))
+    .orderBy(desc(offers.mode)) // dynamic_number first, should both ever exist
+    .limit(1);
+  return row ?? null;
+}
+
+/** The purchase a call on this number is for, locked; null when there is none. */
+async function purchaseForCall(tx: Tx, mode: 'caller_id' | 'dynamic_number', dialed: string, caller: string | null): Promise<PurchaseWithClock | null> {
+  if (mode === 'dynamic_number') {
+    // Whoever calls, even withheld: the live lending of the number decides.
+    const [p] = await tx
+      .select(purchaseWithClock)
+      .from(purchases)
+      .innerJoin(numberLendings, eq(numberLendings.purchaseId, purchases.id))
+      .where(and(eq(numberLendings.number, dialed), sql`${numberLendings.releasedAt} is null`, sql`${numberLendings.lentAt} <= now()`, sql`${numberLendings.holdUntil} > now()`))
+      .for('update', { of: purchases });
+    return p ?? null;
+  }
+  if (!caller) return null;
+  const [p] = await tx
+    .select(purchaseWithClock)
+    .from(purchases)
+    .where(and(eq(purchases.mode, 'caller_id'), eq(purchases.numberToCall, dialed), eq(purchases.callerNumber, caller)))
+    .orderBy(desc(purchases.createdAt))
+    .limit(1)
+    .for('update');
+  return p ?? null;
+}
+
+/** Rebuilds the decision recorded for a channel (used when a channel is seen again after a restart). */
+async function admissionOf(tx: Tx, call: CallRow): Promise<Admission> {
+  const p = call.purchaseId ? await purchaseById(tx, call.purchaseId) : null;
+  if (call.outcome !== 'in_progress' || !p) {
+    const outcome = call.outcome === 'in_progress' ? 'failed' : call.outcome;
+    return { action: 'reject', outcome: outcome as RejectOutcome, language: p?.language ?? 'fr' };
+  }
+  return { action: 'answer', purchaseId: p.id, language: p.language, minCallSeconds: p.minCallSeconds, callsRemaining: p.callsRequired - p.callsCounted };
+}
+
+/** Notes the moment the IVR answered: billing starts here, and so does the minimum duration. */
+export async function markAnswered(db: Database, channelId: string): Promise<void> {
+  await db
+    .update(calls)
+    .set({ answeredAt: sql`now()` })
+    .where(and(eq(calls.channelId, channelId), eq(calls.outcome, 'in_progress'), sql`${calls.answeredAt} is null`));
+}
+
+export type CountResult =
+  | { counted: true; purchase: PurchaseView; completed: boolean }
+  | { counted: false; reason: 'not_in_progress' | 'not_answered' | 'purchase_ended'; purchase: PurchaseView | null }
+  | { counted: false; reason: 'too_early'; secondsLeft: number; purchase: PurchaseView };
+
+/**
+ * Credits an answered call that has lasted its purchase's minimum. The purchase completes
+ * exactly once: the row lock orders concurrent counts and the last one flips the status.
+ */
+export async function countCall(db: Database, channelId: string): Promise<CountResult> {
+  return db.transaction(async (tx) => {
+    const call = await lockCall(tx, channelId);
+    if (!call || call.outcome !== 'in_progress' || !call.purchaseId) {
+      return { counted: false, reason: 'not_in_progress', purchase: null };
+    }
+    return creditIfLongEnough(tx, call);
+  });
+}
+
+/**
+ * Closes a channel's call record. An answered call still in progress is counted if it lasted
+ * the minimum (the hang-up can beat the IVR's timer by a few milliseconds), too_short
+ * otherwise; an accepted call never answered is abandoned; `lost` when the IVR lost the
+ * channel and cannot know how long it lasted. Idempotent.
+ */
+export async function endCall(
+  db: Database,
+  channelId: string,
+  hangup: { cause?: number | null; causeText?: string | null; lost?: boolean },
+): Promise<{ call: CallRow | null; count: CountResult | null }> {
+  return db.transaction(async (tx) => {
+    const call = await lockCall(tx, channelId);
+    // Unknown or already closed: nothing changes (call is null so the caller logs nothing).
+    if (!call || call.endedAt) return { call: null, count: null };
+    let count: CountResult | null = null;
+    let outcome: CallOutcome = call.outcome;
+    if (call.outcome === 'in_progress') {
+      if (hangup.lost) outcome = 'lost';
+      else if (!call.answeredAt) outcome = 'abandoned';
+      else {
+        count = await creditIfLongEnough(tx, call);
+        outcome = count.counted ? 'counted' : 'too_short';
+      }
+    }
+    const [ended] = await tx
+      .update(calls)
+      .set({
+        outcome,
+        endedAt: sql`now()`,
+        answeredSeconds: sql`case when ${calls.answeredAt} is null then null else floor(extract(epoch from now() - ${calls.answeredAt}))::int end`,
+        hangupCause: hangup.cause ?? null,
+        hangupCauseText: hangup.causeText ?? null,
+      })
+      .where(eq(calls.id, call.id))
+      .returning();
+    return { call: ended ?? null, count };
+  });
+}
+
+/** Calls of one Asterisk node that are not closed yet: what an IVR resyncs after a restart. */
+export async function openCalls(db: Database, asteriskId: string | null): Promise<CallRow[]> {
+  return db
+    .select()
+    .from(calls)
+    .where(and(sql`${calls.endedAt} is null`, asteriskId ? eq(calls.asteriskId, asteriskId) : sql`${calls.asteriskId} is null`));
+}
+
+export async function getCall(db: Database, channelId: string): Promise<CallRow | null> {
+  const [row] = await db.select().from(calls).where(eq(calls.channelId, channelId));
+  return row ?? null;
+}
+
+async function lockCall(tx: Tx, channelId: string): Promise<CallRow | undefined> {
+  const [call] = await tx.select().from(calls).where(eq(calls.channelId, channelId)).for('update');
+  return call;
+}
+
+async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
+  const [p] = await tx.select(purchaseWithClock).from(purchases).where(eq(purchases.id, call.purchaseId!)).for('update');
+  const purchase = p!;
+  if (!call.answeredAt) return { counted: false, reason: 'not_answered', purchase: toPurchaseView(purchase) };
+  const secondsLeft = call.answeredAt.getTime() / 1000 + purchase.minCallSeconds - purchase.dbNowSeconds;
+  if (secondsLeft > 0) return { counted: false, reason: 'too_early', secondsLeft, purchase: toPurchaseView(purchase) };
+  // The call was admitted while the purchase was live; a lifetime that ran out during the
+  // call does not cancel a credit the caller has paid for. Only a cancelled or already
+  // completed purchase can no longer take it.
+  if (purchase.status !== 'pending' || purchase.callsCounted >= purchase.callsRequired) {
+    return { counted: false, reason: 'purchase_ended', purchase: toPurchaseView(purchase) };
+  }
+  const callsCounted = purchase.callsCounted + 1;
+  const completed = callsCounted === purchase.callsRequired;
+  await tx
+    .update(purchases)
+    .set(completed ? { callsCounted, status: 'completed', completedAt: sql`now()`, endedAt: sql`now()` } : { callsCounted })
+    .where(eq(purchases.id, purchase.id));
+  await tx.update(calls).set({ outcome: 'counted', countedAt: sql`now()` }).where(eq(calls.id, call.id));
+  await tx.insert(purchaseEvents).values({ purchaseId: purchase.id, type: 'call_counted', callsCounted, callId: call.id });
+  if (completed) {
+    await tx.insert(purchaseEvents).values({ purchaseId: purchase.id, type: 'completed', callsCounted });
+    await releaseNumber(tx, purchase.id);
+  }
+  return { counted: true, completed, purchase: toPurchaseView(await purchaseById(tx, purchase.id)) };
+}

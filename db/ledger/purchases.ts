@@ -1,0 +1,168 @@
+// Purchases as merchants see them: create (caller ID or lent number), read, cancel, extend.
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import type { Database } from '../client.js';
+import { offerNumbers, offers, purchaseEvents, purchases, type Offer } from '../schema.js';
+import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
+import {
+  effectiveStatus,
+  endPurchase,
+  isPgError,
+  LedgerError,
+  purchaseById,
+  purchaseWithClock,
+  toPurchaseView,
+  type PurchaseView,
+  type Tx,
+} from './shared.js';
+
+export interface NewPurchase {
+  offerId: string;
+  /** E.164 buyer number; required in caller_id mode, ignored in dynamic_number mode. */
+  callerNumber?: string | null | undefined;
+  reference?: string | null | undefined;
+}
+
+/**
+ * Creates a purchase.
+ * - caller_id: the offer's first number on which this caller has no pending purchase is the
+ *   number to call. If the caller already has a pending purchase on every number of the
+ *   offer, the request is refused (409) rather than replacing the older purchase: that one may
+ *   already hold paid calls, and silently cancelling it would lose the buyer's money.
+ * - dynamic_number: a free pool number is lent to this purchase for the offer's hold time, or
+ *   pool_exhausted (503) tells when the soonest number comes free.
+ */
+export async function createPurchase(db: Database, merchantId: string, input: NewPurchase): Promise<PurchaseView> {
+  try {
+    return await db.transaction(async (tx) => {
+      const offer = await offerOfMerchant(tx, merchantId, input.offerId);
+      let numberToCall: string;
+      if (offer.mode === 'dynamic_number') {
+        numberToCall = await pickFreeNumber(tx, offer);
+      } else {
+        if (!input.callerNumber) throw new LedgerError('caller_number_required', 'This offer identifies the buyer by caller ID: callerNumber is required.');
+        numberToCall = await numberForCaller(tx, merchantId, offer, input.callerNumber);
+      }
+      const [row] = await tx
+        .insert(purchases)
+        .values({
+          merchantId,
+          offerId: offer.id,
+          mode: offer.mode,
+          reference: input.reference ?? null,
+          callerNumber: offer.mode === 'caller_id' ? input.callerNumber! : null,
+          numberToCall,
+          callsRequired: offer.callsRequired,
+          minCallSeconds: offer.minCallSeconds,
+          language: offer.language,
+          expiresAt: sql`now() + make_interval(secs => ${offer.purchaseTtlSeconds})`,
+        })
+        .returning({ id: purchases.id });
+      if (offer.mode === 'dynamic_number') await lendNumber(tx, offer, numberToCall, row!.id);
+      await tx.insert(purchaseEvents).values({ purchaseId: row!.id, type: 'created', callsCounted: 0 });
+      return toPurchaseView(await purchaseById(tx, row!.id));
+    });
+  } catch (err) {
+    // Two requests raced past the checks: the unique index (caller ID) or the exclusion
+    // constraint (lent numbers) let only one in.
+    if (isPgError(err, '23505')) {
+      throw new LedgerError('caller_has_pending_purchase', 'This caller already has a pending purchase on this number.');
+    }
+    if (isPgError(err, '23P01')) throw new LedgerError('pool_exhausted', 'Every number of this offer is lent or resting.', { retryAfterSeconds: 1 });
+    throw err;
+  }
+}
+
+async function numberForCaller(tx: Tx, merchantId: string, offer: Offer, callerNumber: string): Promise<string> {
+  const numbers = (
+    await tx.select({ number: offerNumbers.number }).from(offerNumbers).where(eq(offerNumbers.offerId, offer.id)).orderBy(asc(offerNumbers.number))
+  ).map((r) => r.number);
+  await expireLapsedPurchases(tx, callerNumber, numbers);
+  const taken = await tx
+    .select({ id: purchases.id, number: purchases.numberToCall, merchantId: purchases.merchantId, offerId: purchases.offerId })
+    .from(purchases)
+    .where(
+      and(
+        eq(purchases.status, 'pending'),
+        eq(purchases.mode, 'caller_id'),
+        eq(purchases.callerNumber, callerNumber),
+        inArray(purchases.numberToCall, numbers),
+      ),
+    );
+  const free = numbers.find((n) => !taken.some((t) => t.number === n));
+  if (free) return free;
+  // Point the merchant to its own pending purchase so it can resume it; never reveal another
+  // merchant's purchase.
+  const own = taken.find((t) => t.merchantId === merchantId && t.offerId === offer.id);
+  throw new LedgerError(
+    'caller_has_pending_purchase',
+    own
+      ? 'This caller already has a pending purchase for this offer: resume it, or cancel it first.'
+      : 'This caller already has a pending purchase on the number(s) of this offer; retry once it ends.',
+    own ? { pendingPurchaseId: own.id } : {},
+  );
+}
+
+/** Writes the expiry of this caller's lapsed pending purchases so the unique index frees up. */
+async function expireLapsedPurchases(tx: Tx, callerNumber: string, numbers: string[]): Promise<void> {
+  const lapsed = await tx
+    .select({ id: purchases.id, callsCounted: purchases.callsCounted })
+    .from(purchases)
+    .where(
+      and(
+        eq(purchases.status, 'pending'),
+        eq(purchases.callerNumber, callerNumber),
+        inArray(purchases.numberToCall, numbers),
+        sql`${purchases.expiresAt} <= now()`,
+      ),
+    )
+    .for('update');
+  for (const p of lapsed) await endPurchase(tx, p.id, 'expired', p.callsCounted);
+}
+
+export async function getPurchase(db: Database, merchantId: string, purchaseId: string): Promise<PurchaseView | null> {
+  const [row] = await db
+    .select(purchaseWithClock)
+    .from(purchases)
+    .where(and(eq(purchases.id, purchaseId), eq(purchases.merchantId, merchantId)));
+  return row ? toPurchaseView(row) : null;
+}
+
+/** Cancels a pending purchase; a lent number is released at once (then rests). */
+export async function cancelPurchase(db: Database, merchantId: string, purchaseId: string): Promise<PurchaseView> {
+  return db.transaction(async (tx) => {
+    const row = await lockPendingPurchase(tx, merchantId, purchaseId, 'cancelled');
+    await endPurchase(tx, row.id, 'cancelled', row.callsCounted);
+    return toPurchaseView(await purchaseById(tx, row.id));
+  });
+}
+
+/** Extends the hold of a lent number (dynamic_number), bounded by the offer's maximum. */
+export async function extendPurchase(db: Database, merchantId: string, purchaseId: string): Promise<PurchaseView> {
+  return db.transaction(async (tx) => {
+    const row = await lockPendingPurchase(tx, merchantId, purchaseId, 'extended');
+    if (row.mode !== 'dynamic_number') throw new LedgerError('not_a_lending', 'Only a purchase on a lent number can be extended.');
+    const [offer] = await tx.select().from(offers).where(eq(offers.id, row.offerId));
+    await extendLending(tx, offer!, row.id);
+    await tx.insert(purchaseEvents).values({ purchaseId: row.id, type: 'extended', callsCounted: row.callsCounted });
+    return toPurchaseView(await purchaseById(tx, row.id));
+  });
+}
+
+async function lockPendingPurchase(tx: Tx, merchantId: string, purchaseId: string, verb: string) {
+  const [row] = await tx
+    .select(purchaseWithClock)
+    .from(purchases)
+    .where(and(eq(purchases.id, purchaseId), eq(purchases.merchantId, merchantId)))
+    .for('update');
+  if (!row) throw new LedgerError('purchase_not_found', `No purchase with id ${purchaseId}.`);
+  const status = effectiveStatus(row);
+  if (status !== 'pending') throw new LedgerError('purchase_not_pending', `Purchase ${purchaseId} is ${status} and cannot be ${verb}.`);
+  return row;
+}
+
+async function offerOfMerchant(tx: Tx, merchantId: string, offerId: string): Promise<Offer> {
+  const [offer] = await tx.select().from(offers).where(and(eq(offers.id, offerId), eq(offers.merchantId, merchantId)));
+  // Another merchant's offer is reported exactly like a missing one.
+  if (!offer) throw new LedgerError('offer_not_found', `No offer with id ${offerId}.`);
+  return offer;
+}

@@ -1,0 +1,115 @@
+// Pieces the ledger's modules share: the transaction type, the refusal error, the purchase
+// view (with the database's clock), and the two writes every module needs.
+import { eq, getTableColumns, sql } from 'drizzle-orm';
+import type { Database } from '../client.js';
+import { numberLendings, purchaseEvents, purchases, type PurchaseRow, type PurchaseStatus } from '../schema.js';
+
+export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type Language = 'fr' | 'en';
+
+export type LedgerErrorCode =
+  | 'merchant_not_found'
+  | 'offer_not_found'
+  | 'purchase_not_found'
+  | 'number_in_use'
+  | 'caller_number_required'
+  | 'caller_has_pending_purchase'
+  | 'purchase_not_pending'
+  | 'pool_exhausted'
+  | 'hold_at_maximum'
+  | 'not_a_lending';
+
+/** A refusal the caller of the ledger can explain to a user (mapped to 4xx/503 by the API). */
+export class LedgerError extends Error {
+  constructor(
+    readonly code: LedgerErrorCode,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'LedgerError';
+  }
+}
+
+export interface PurchaseView {
+  id: string;
+  offerId: string;
+  mode: 'caller_id' | 'dynamic_number';
+  status: PurchaseStatus;
+  reference: string | null;
+  callerNumber: string | null;
+  numberToCall: string;
+  callsRequired: number;
+  callsCounted: number;
+  callsRemaining: number;
+  createdAt: string;
+  expiresAt: string;
+  completedAt: string | null;
+}
+
+/** Purchase columns plus whether its lifetime is over, by the database's clock. */
+export const purchaseWithClock = {
+  ...getTableColumns(purchases),
+  lapsed: sql<boolean>`(${purchases.expiresAt} <= now())`,
+  dbNowSeconds: sql<number>`extract(epoch from now())::float8`,
+};
+export type PurchaseWithClock = PurchaseRow & { lapsed: boolean; dbNowSeconds: number };
+
+/** A pending purchase whose time is over is expired, whether or not a writer has said so yet. */
+export function effectiveStatus(p: PurchaseWithClock): PurchaseStatus {
+  return p.status === 'pending' && p.lapsed ? 'expired' : p.status;
+}
+
+export function toPurchaseView(p: PurchaseWithClock): PurchaseView {
+  return {
+    id: p.id,
+    offerId: p.offerId,
+    mode: p.mode,
+    status: effectiveStatus(p),
+    reference: p.reference,
+    callerNumber: p.callerNumber,
+    numberToCall: p.numberToCall,
+    callsRequired: p.callsRequired,
+    callsCounted: p.callsCounted,
+    callsRemaining: p.callsRequired - p.callsCounted,
+    createdAt: p.createdAt.toISOString(),
+    expiresAt: p.expiresAt.toISOString(),
+    completedAt: p.completedAt?.toISOString() ?? null,
+  };
+}
+
+export async function purchaseById(tx: Tx, id: string): Promise<PurchaseWithClock> {
+  const [row] = await tx.select(purchaseWithClock).from(purchases).where(eq(purchases.id, id));
+  return row!;
+}
+
+/**
+ * Ends a purchase otherwise than by completion, with its audit event. A lent number is
+ * released at once (then rests for the offer's quarantine).
+ */
+export async function endPurchase(tx: Tx, id: string, status: 'expired' | 'cancelled', callsCounted: number): Promise<void> {
+  await tx
+    .update(purchases)
+    .set({ status, endedAt: status === 'expired' ? sql`${purchases.expiresAt}` : sql`now()` })
+    .where(eq(purchases.id, id));
+  await tx.insert(purchaseEvents).values({ purchaseId: id, type: status, callsCounted });
+  if (status === 'cancelled') await releaseNumber(tx, id);
+}
+
+/** Ends a live lending now; the number rests for the quarantine before it can be lent again. */
+export async function releaseNumber(tx: Tx, purchaseId: string): Promise<void> {
+  await tx
+    .update(numberLendings)
+    .set({
+      releasedAt: sql`now()`,
+      restUntil: sql`now() + make_interval(secs => (select quarantine_seconds from offers where id = ${numberLendings.offerId}))`,
+    })
+    .where(sql`${numberLendings.purchaseId} = ${purchaseId} and ${numberLendings.releasedAt} is null and ${numberLendings.holdUntil} > now()`);
+}
+
+export function isPgError(err: unknown, code: string): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
+}
