@@ -3,7 +3,7 @@ import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.js';
-import { authFailureLimiter, requireAdmin, requireMerchant } from './auth.js';
+import { AuthFailureLimiter, requireAdmin, requireMerchant } from './auth.js';
 import { problemHandler, unknownRoute } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { purchaseRoutes } from './routes/purchases.js';
@@ -30,9 +30,9 @@ export function createApi(opts: ApiOptions): express.Express {
     res.json({ ok: true });
   });
 
-  const limiter = authFailureLimiter(opts.authFailuresPerMinute ?? 30);
-  app.use('/v1/admin', limiter, requireAdmin(opts.adminToken), json, adminRoutes(opts.db, opts.defaultRegion));
-  app.use('/v1/purchases', limiter, requireMerchant(opts.db), json, purchaseRoutes(opts.db, opts.defaultRegion));
+  const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
+  app.use('/v1/admin', limiter.guard, requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion));
+  app.use('/v1/purchases', limiter.guard, requireMerchant(opts.db, limiter), json, purchaseRoutes(opts.db, opts.defaultRegion));
 
   app.use(unknownRoute);
   app.use(problemHandler);

@@ -32,6 +32,18 @@ export interface NewPurchase {
  *   pool_exhausted (503) tells when the soonest number comes free.
  */
 export async function createPurchase(db: Database, merchantId: string, input: NewPurchase): Promise<PurchaseView> {
+  // A number another transaction lent after our snapshot was taken looks free to us; the
+  // exclusion constraint then refuses our lending, and a retry sees the new state.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createPurchaseOnce(db, merchantId, input);
+    } catch (err) {
+      if (!(err instanceof LedgerError && err.code === 'pool_exhausted' && err.extra.raced) || attempt === 5) throw err;
+    }
+  }
+}
+
+async function createPurchaseOnce(db: Database, merchantId: string, input: NewPurchase): Promise<PurchaseView> {
   try {
     return await db.transaction(async (tx) => {
       const offer = await offerOfMerchant(tx, merchantId, input.offerId);
@@ -67,7 +79,9 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
     if (isPgError(err, '23505')) {
       throw new LedgerError('caller_has_pending_purchase', 'This caller already has a pending purchase on this number.');
     }
-    if (isPgError(err, '23P01')) throw new LedgerError('pool_exhausted', 'Every number of this offer is lent or resting.', { retryAfterSeconds: 1 });
+    if (isPgError(err, '23P01')) {
+      throw new LedgerError('pool_exhausted', 'Every number of this offer is lent or resting.', { retryAfterSeconds: 1, raced: true });
+    }
     throw err;
   }
 }

@@ -1,5 +1,5 @@
 import type { Database } from '../../db/client.js';
-import { createMerchant, createOffer, type NewOffer } from '../../db/ledger.js';
+import { createMerchant, createOffer, type NewOffer } from '../../db/ledger/index.js';
 
 export async function provision(db: Database, offer: Partial<Omit<NewOffer, 'merchantId'>> = {}, merchantName = 'Test shop') {
   const merchant = await createMerchant(db, merchantName);
