@@ -2,6 +2,7 @@
 // (`npm run db:generate`) and committed; never edit the database by hand.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   check,
   index,
@@ -22,6 +23,11 @@ export const merchants = pgTable('merchants', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull(),
   apiKeyHash: text('api_key_hash').notNull().unique(),
+  /** Browser origins allowed to use client tokens (CORS), e.g. https://shop.example. */
+  allowedOrigins: text('allowed_origins').array().notNull().default(sql`'{}'::text[]`),
+  webhookUrl: text('webhook_url'),
+  /** HMAC key of webhook signatures; the merchant holds a copy to verify them. */
+  webhookSecret: text('webhook_secret'),
   createdAt: createdAt(),
 });
 
@@ -42,6 +48,8 @@ export const offers = pgTable(
     /** dynamic_number: rest after a lending ends, so a late call cannot credit the next visitor. */
     quarantineSeconds: integer('quarantine_seconds'),
     language: text('language', { enum: ['fr', 'en'] }).notNull(),
+    /** Price line the widget shows, e.g. "2 appels à 2,99 € TTC + prix d'un appel". */
+    priceLine: text('price_line'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -179,19 +187,73 @@ export const numberLendings = pgTable(
   ],
 );
 
-/** Append-only audit trail of every purchase state change (created, call counted, ended). */
+export const purchaseEventTypes = [
+  'created',
+  'call_started', // a call for this purchase was answered: "call in progress"
+  'call_ended', // an answered call ended without being counted (too short, lost)
+  'call_counted',
+  'completed',
+  'expired',
+  'cancelled',
+  'extended',
+] as const;
+export type PurchaseEventType = (typeof purchaseEventTypes)[number];
+
+/**
+ * Append-only audit trail of every purchase state change, each with a snapshot of the purchase
+ * as it stood. Its id orders the live stream (SSE ids) and webhook events.
+ */
 export const purchaseEvents = pgTable(
   'purchase_events',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     purchaseId: uuid('purchase_id').notNull().references(() => purchases.id),
-    type: text('type', { enum: ['created', 'call_counted', 'completed', 'expired', 'cancelled', 'extended'] }).notNull(),
+    type: text('type', { enum: purchaseEventTypes }).notNull(),
     callsCounted: integer('calls_counted').notNull(),
     callId: uuid('call_id').references(() => calls.id),
+    /** { purchase: Purchase JSON, callInProgress: boolean } at the time of the event. */
+    data: jsonb('data').notNull(),
     createdAt: createdAt(),
   },
   (t) => [index('purchase_events_purchase').on(t.purchaseId, t.id)],
 );
+
+/**
+ * Webhook outbox: written in the same transaction as the event it carries, delivered by
+ * api/webhooks (any number of processes; FOR UPDATE SKIP LOCKED), in order per purchase.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    merchantId: uuid('merchant_id').notNull().references(() => merchants.id),
+    purchaseId: uuid('purchase_id').notNull().references(() => purchases.id),
+    eventId: bigint('event_id', { mode: 'number' }).notNull().references(() => purchaseEvents.id),
+    type: text('type').notNull(),
+    /** The exact JSON body, fixed at enqueue so every retry sends the same bytes. */
+    body: text('body').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true }),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('webhook_deliveries_due').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_purchase').on(t.purchaseId, t.id),
+    index('webhook_deliveries_merchant').on(t.merchantId, t.id),
+  ],
+);
+
+/** Process-wide secrets shared by every API process (e.g. the client-token key). */
+export const secrets = pgTable('secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: createdAt(),
+});
 
 export type Merchant = typeof merchants.$inferSelect;
 export type Offer = typeof offers.$inferSelect;

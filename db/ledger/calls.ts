@@ -1,12 +1,13 @@
 // Calls as the IVR sees them: admit (decide under lock), answered, counted, ended.
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { calls, numberLendings, offerNumbers, offers, purchaseEvents, purchases, type CallOutcome, type CallRow, type PurchaseStatus } from '../schema.js';
+import { calls, numberLendings, offerNumbers, offers, purchases, type CallOutcome, type CallRow, type PurchaseStatus } from '../schema.js';
 import {
   effectiveStatus,
   endPurchase,
   purchaseById,
   purchaseWithClock,
+  recordEvent,
   releaseNumber,
   toPurchaseView,
   type Language,
@@ -93,7 +94,10 @@ export async function admitCall(
       };
     }
     const admission = decide(facts, view);
-    if (purchase?.status === 'pending' && purchase.lapsed) await endPurchase(tx, purchase.id, 'expired', purchase.callsCounted);
+    // Write the expiry we just read, unless a call under way may still count for it.
+    if (purchase?.status === 'pending' && purchase.lapsed && view.purchase?.callsInProgress === 0) {
+      await endPurchase(tx, purchase.id, 'expired', purchase.callsCounted);
+    }
     await tx.insert(calls).values({
       channelId: facts.channelId,
       asteriskId: facts.asteriskId,
@@ -153,12 +157,19 @@ async function admissionOf(tx: Tx, call: CallRow): Promise<Admission> {
   return { action: 'answer', purchaseId: p.id, language: p.language, minCallSeconds: p.minCallSeconds, callsRemaining: p.callsRequired - p.callsCounted };
 }
 
-/** Notes the moment the IVR answered: billing starts here, and so does the minimum duration. */
+/**
+ * Notes the moment the IVR answered: billing starts here, and so does the minimum duration.
+ * The purchase's page learns that a call is in progress.
+ */
 export async function markAnswered(db: Database, channelId: string): Promise<void> {
-  await db
-    .update(calls)
-    .set({ answeredAt: sql`now()` })
-    .where(and(eq(calls.channelId, channelId), eq(calls.outcome, 'in_progress'), sql`${calls.answeredAt} is null`));
+  await db.transaction(async (tx) => {
+    const [call] = await tx
+      .update(calls)
+      .set({ answeredAt: sql`now()` })
+      .where(and(eq(calls.channelId, channelId), eq(calls.outcome, 'in_progress'), sql`${calls.answeredAt} is null`))
+      .returning({ id: calls.id, purchaseId: calls.purchaseId });
+    if (call?.purchaseId) await recordEvent(tx, call.purchaseId, 'call_started', call.id);
+  });
 }
 
 export type CountResult =
@@ -216,6 +227,10 @@ export async function endCall(
       })
       .where(eq(calls.id, call.id))
       .returning();
+    // An answered call that ends uncounted: the page stops showing "call in progress".
+    if (call.answeredAt && call.purchaseId && (outcome === 'too_short' || outcome === 'lost')) {
+      await recordEvent(tx, call.purchaseId, 'call_ended', call.id);
+    }
     return { call: ended ?? null, count };
   });
 }
@@ -257,10 +272,8 @@ async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
     .set(completed ? { callsCounted, status: 'completed', completedAt: sql`now()`, endedAt: sql`now()` } : { callsCounted })
     .where(eq(purchases.id, purchase.id));
   await tx.update(calls).set({ outcome: 'counted', countedAt: sql`now()` }).where(eq(calls.id, call.id));
-  await tx.insert(purchaseEvents).values({ purchaseId: purchase.id, type: 'call_counted', callsCounted, callId: call.id });
-  if (completed) {
-    await tx.insert(purchaseEvents).values({ purchaseId: purchase.id, type: 'completed', callsCounted });
-    await releaseNumber(tx, purchase.id);
-  }
+  if (completed) await releaseNumber(tx, purchase.id);
+  await recordEvent(tx, purchase.id, 'call_counted', call.id);
+  if (completed) await recordEvent(tx, purchase.id, 'completed');
   return { counted: true, completed, purchase: toPurchaseView(await purchaseById(tx, purchase.id)) };
 }

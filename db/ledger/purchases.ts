@@ -1,15 +1,17 @@
 // Purchases as merchants see them: create (caller ID or lent number), read, cancel, extend.
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { offerNumbers, offers, purchaseEvents, purchases, type Offer } from '../schema.js';
+import { offerNumbers, offers, purchases, type Offer } from '../schema.js';
 import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
 import {
   effectiveStatus,
   endPurchase,
   isPgError,
   LedgerError,
+  noCallInProgress,
   purchaseById,
   purchaseWithClock,
+  recordEvent,
   toPurchaseView,
   type PurchaseView,
   type Tx,
@@ -70,7 +72,7 @@ async function createPurchaseOnce(db: Database, merchantId: string, input: NewPu
         })
         .returning({ id: purchases.id });
       if (offer.mode === 'dynamic_number') await lendNumber(tx, offer, numberToCall, row!.id);
-      await tx.insert(purchaseEvents).values({ purchaseId: row!.id, type: 'created', callsCounted: 0 });
+      await recordEvent(tx, row!.id, 'created');
       return toPurchaseView(await purchaseById(tx, row!.id));
     });
   } catch (err) {
@@ -127,6 +129,7 @@ async function expireLapsedPurchases(tx: Tx, callerNumber: string, numbers: stri
         eq(purchases.callerNumber, callerNumber),
         inArray(purchases.numberToCall, numbers),
         sql`${purchases.expiresAt} <= now()`,
+        noCallInProgress(purchases.id),
       ),
     )
     .for('update');
@@ -157,7 +160,7 @@ export async function extendPurchase(db: Database, merchantId: string, purchaseI
     if (row.mode !== 'dynamic_number') throw new LedgerError('not_a_lending', 'Only a purchase on a lent number can be extended.');
     const [offer] = await tx.select().from(offers).where(eq(offers.id, row.offerId));
     await extendLending(tx, offer!, row.id);
-    await tx.insert(purchaseEvents).values({ purchaseId: row.id, type: 'extended', callsCounted: row.callsCounted });
+    await recordEvent(tx, row.id, 'extended');
     return toPurchaseView(await purchaseById(tx, row.id));
   });
 }
@@ -179,4 +182,22 @@ async function offerOfMerchant(tx: Tx, merchantId: string, offerId: string): Pro
   // Another merchant's offer is reported exactly like a missing one.
   if (!offer) throw new LedgerError('offer_not_found', `No offer with id ${offerId}.`);
   return offer;
+}
+
+/**
+ * Writes the expiry of pending purchases whose time is over, with their events and webhooks.
+ * Correctness never depends on it (a lapsed purchase already reads as expired); it exists so
+ * that pages and merchants are told. Safe to run from several processes at once.
+ */
+export async function expireDuePurchases(db: Database, limit = 100): Promise<number> {
+  return db.transaction(async (tx) => {
+    const due = await tx
+      .select({ id: purchases.id, callsCounted: purchases.callsCounted })
+      .from(purchases)
+      .where(and(eq(purchases.status, 'pending'), sql`${purchases.expiresAt} <= now()`, noCallInProgress(purchases.id)))
+      .limit(limit)
+      .for('update', { skipLocked: true });
+    for (const p of due) await endPurchase(tx, p.id, 'expired', p.callsCounted);
+    return due.length;
+  });
 }

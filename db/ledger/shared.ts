@@ -1,8 +1,18 @@
 // Pieces the ledger's modules share: the transaction type, the refusal error, the purchase
 // view (with the database's clock), and the two writes every module needs.
-import { eq, getTableColumns, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { numberLendings, purchaseEvents, purchases, type PurchaseRow, type PurchaseStatus } from '../schema.js';
+import {
+  calls,
+  merchants,
+  numberLendings,
+  purchaseEvents,
+  purchases,
+  webhookDeliveries,
+  type PurchaseEventType,
+  type PurchaseRow,
+  type PurchaseStatus,
+} from '../schema.js';
 
 export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 export type Language = 'fr' | 'en';
@@ -92,8 +102,61 @@ export async function endPurchase(tx: Tx, id: string, status: 'expired' | 'cance
     .update(purchases)
     .set({ status, endedAt: status === 'expired' ? sql`${purchases.expiresAt}` : sql`now()` })
     .where(eq(purchases.id, id));
-  await tx.insert(purchaseEvents).values({ purchaseId: id, type: status, callsCounted });
   if (status === 'cancelled') await releaseNumber(tx, id);
+  await recordEvent(tx, id, status);
+}
+
+/**
+ * SQL condition: no answered-or-answering call of this purchase is under way. A purchase is
+ * never written expired under a call the caller is paying for: that call may still count.
+ */
+export function noCallInProgress(purchaseId: unknown) {
+  return sql`not exists (select 1 from ${calls} c where c.purchase_id = ${purchaseId} and c.outcome = 'in_progress' and c.ended_at is null)`;
+}
+
+/** Snapshot stored with each event: what the stream and the webhooks carry. */
+export interface PurchaseEventData {
+  purchase: PurchaseView;
+  /** An answered call for this purchase is under way (the page shows "call in progress"). */
+  callInProgress: boolean;
+}
+
+/** NOTIFY channel carrying `<purchaseId>` each time an event is recorded for that purchase. */
+export const EVENTS_CHANNEL = 'sanscode_purchase_events';
+
+/** Webhook event type for each purchase event that merchants are told about. */
+const WEBHOOK_TYPES: Partial<Record<PurchaseEventType, string>> = {
+  call_counted: 'purchase.progress',
+  completed: 'purchase.completed',
+  expired: 'purchase.expired',
+  cancelled: 'purchase.cancelled',
+};
+
+/**
+ * Appends a purchase event with a snapshot of the purchase, queues the matching webhook in the
+ * outbox, and notifies listeners (delivered at commit). Called after the state change it
+ * describes, inside the same transaction: an event exists exactly when its change does.
+ */
+export async function recordEvent(tx: Tx, purchaseId: string, type: PurchaseEventType, callId?: string): Promise<void> {
+  const p = await purchaseById(tx, purchaseId);
+  const [{ n } = { n: 0 }] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(calls)
+    .where(and(eq(calls.purchaseId, purchaseId), eq(calls.outcome, 'in_progress'), isNotNull(calls.answeredAt)));
+  const data: PurchaseEventData = { purchase: toPurchaseView(p), callInProgress: n > 0 };
+  const [event] = await tx
+    .insert(purchaseEvents)
+    .values({ purchaseId, type, callsCounted: p.callsCounted, callId: callId ?? null, data })
+    .returning({ id: purchaseEvents.id, createdAt: purchaseEvents.createdAt });
+  const webhookType = WEBHOOK_TYPES[type];
+  if (webhookType) {
+    const [merchant] = await tx.select({ url: merchants.webhookUrl }).from(merchants).where(eq(merchants.id, p.merchantId));
+    if (merchant?.url) {
+      const body = JSON.stringify({ id: `evt_${event!.id}`, type: webhookType, createdAt: event!.createdAt.toISOString(), data: data.purchase });
+      await tx.insert(webhookDeliveries).values({ merchantId: p.merchantId, purchaseId, eventId: event!.id, type: webhookType, body });
+    }
+  }
+  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${purchaseId})`);
 }
 
 /** Ends a live lending now; the number rests for the quarantine before it can be lent again. */
