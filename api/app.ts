@@ -7,6 +7,7 @@ import { AuthFailureLimiter, requireAdmin, requireMerchant } from './auth.js';
 import { problemHandler, unknownRoute } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { purchaseRoutes } from './routes/purchases.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export interface ApiOptions {
   db: Database;
@@ -32,7 +33,11 @@ export function createApi(opts: ApiOptions): express.Express {
 
   const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
   app.use('/v1/admin', limiter.guard, requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion));
-  app.use('/v1/purchases', limiter.guard, requireMerchant(opts.db, limiter), json, purchaseRoutes(opts.db, opts.defaultRegion));
+  // Everything else under /v1 is the merchant API, authenticated by the merchant's key.
+  const merchant = express.Router();
+  merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion));
+  merchant.use(webhookRoutes(opts.db));
+  app.use('/v1', limiter.guard, requireMerchant(opts.db, limiter), json, merchant);
 
   app.use(unknownRoute);
   app.use(problemHandler);

@@ -8,6 +8,8 @@ import { createApi } from '../api/app.js';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { openDatabase } from '../db/client.js';
+import { expireDuePurchases } from '../db/ledger/index.js';
+import { startWebhookSender, type WebhookSender } from '../webhooks/sender.js';
 import { startIvr, type IvrWorker } from '../ivr/worker.js';
 
 async function main(command: string): Promise<void> {
@@ -25,15 +27,24 @@ async function main(command: string): Promise<void> {
   }
   let server: Server | undefined;
   let ivr: IvrWorker | undefined;
+  let sender: WebhookSender | undefined;
+  let expiry: NodeJS.Timeout | undefined;
   if (command === 'api' || command === 'all') {
     const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION });
     server = app.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, host: config.HOST }, 'API listening'));
+    sender = startWebhookSender(handle.db, log.child({ component: 'webhooks' }));
+    // Tells pages and merchants about purchases whose time ran out (reads never needed it).
+    expiry = setInterval(() => {
+      expireDuePurchases(handle.db).catch((err) => log.error({ err }, 'expiry sweep failed'));
+    }, 5_000);
   }
   if (command === 'ivr' || command === 'all') ivr = await startIvr(handle.db, config, log);
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
+    clearInterval(expiry);
     await ivr?.stop();
+    await sender?.stop();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await handle.close();
     process.exit(0);
