@@ -2,7 +2,11 @@
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
-import type { Database } from '../db/client.js';
+import type { Database, DbHandle } from '../db/client.js';
+import { ClientTokens } from './client-token.js';
+import { PurchaseEventHub, type StreamOptions } from './live.js';
+import { clientRoutes } from './routes/client.js';
+import { originRoutes } from './routes/origins.js';
 import { AuthFailureLimiter, requireAdmin, requireMerchant } from './auth.js';
 import { problemHandler, unknownRoute } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
@@ -16,6 +20,9 @@ export interface ApiOptions {
   defaultRegion: string;
   /** Failed authentications allowed per client address and minute. */
   authFailuresPerMinute?: number;
+  /** LISTEN on the database, for live streams; without it streams only poll (heartbeat). */
+  listen?: DbHandle['listen'];
+  stream?: StreamOptions;
 }
 
 export function createApi(opts: ApiOptions): express.Express {
@@ -32,11 +39,15 @@ export function createApi(opts: ApiOptions): express.Express {
   });
 
   const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
+  const tokens = new ClientTokens(opts.db);
+  const hub = new PurchaseEventHub(opts.listen ?? (async () => async () => {}), opts.log);
+  app.use('/v1/client', clientRoutes(opts.db, tokens, hub, limiter, opts.stream));
   app.use('/v1/admin', limiter.guard, requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion));
   // Everything else under /v1 is the merchant API, authenticated by the merchant's key.
   const merchant = express.Router();
-  merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion));
+  merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion, { tokens, hub, stream: opts.stream }));
   merchant.use(webhookRoutes(opts.db));
+  merchant.use(originRoutes(opts.db));
   app.use('/v1', limiter.guard, requireMerchant(opts.db, limiter), json, merchant);
 
   app.use(unknownRoute);

@@ -15,6 +15,8 @@ const offerCommon = {
   minCallSeconds: z.int().min(0).max(600),
   numbers: z.array(phoneInput).min(1).max(1000),
   language: z.enum(['fr', 'en']),
+  /** Shown by the widget next to the number (price information is mandatory on SVA pages). */
+  priceLine: z.string().trim().min(1).max(200).optional(),
 };
 
 /**

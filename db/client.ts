@@ -12,6 +12,11 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface DbHandle {
   db: Database;
   kind: 'postgres' | 'pglite';
+  /**
+   * LISTENs on a NOTIFY channel (postgres.js keeps a dedicated connection and re-listens after
+   * reconnecting). Returns a function that stops listening.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -50,7 +55,15 @@ async function openPostgres(url: string, runMigrations: boolean, max: number): P
   }
   const client = postgres(url, { max, onnotice: () => {} });
   const db = drizzle(client, { schema }) as unknown as Database;
-  return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
+  return {
+    db,
+    kind: 'postgres',
+    async listen(channel, onNotify) {
+      const { unlisten } = await client.listen(channel, onNotify);
+      return unlisten;
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
 }
 
 async function openPglite(dataDir: string, runMigrations: boolean): Promise<DbHandle> {
@@ -65,5 +78,13 @@ async function openPglite(dataDir: string, runMigrations: boolean): Promise<DbHa
     const { migrate } = await import('drizzle-orm/pglite/migrator');
     await migrate(db, { migrationsFolder });
   }
-  return { db: db as unknown as Database, kind: 'pglite', close: () => client.close() };
+  return {
+    db: db as unknown as Database,
+    kind: 'pglite',
+    async listen(channel, onNotify) {
+      const unlisten = await client.listen(channel, onNotify);
+      return () => unlisten();
+    },
+    close: () => client.close(),
+  };
 }

@@ -35,6 +35,7 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
       callsRequired: o.callsRequired,
       minCallSeconds: o.minCallSeconds,
       language: o.language,
+      priceLine: o.priceLine ?? null,
       numbers: [...new Set(numbers.map((n) => n.e164!))],
       ...(o.mode === 'caller_id'
         ? { purchaseTtlSeconds: o.purchaseTtlSeconds! }
@@ -75,6 +76,7 @@ function offerJson(o: OfferView) {
     minCallSeconds: o.minCallSeconds,
     numbers: o.numbers,
     language: o.language,
+    priceLine: o.priceLine,
     createdAt: o.createdAt.toISOString(),
   };
   return o.mode === 'caller_id'

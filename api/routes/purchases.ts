@@ -5,10 +5,18 @@ import { Router } from 'express';
 import type { Database } from '../../db/client.js';
 import { cancelPurchase, createPurchase, extendPurchase, getPurchase } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
+import type { ClientTokens } from '../client-token.js';
+import { streamPurchase, type PurchaseEventHub, type StreamOptions } from '../live.js';
 import { HttpProblem, invalidRequest, notFound } from '../problem.js';
 import { createPurchaseBody, uuidParam } from '../schemas.js';
 
-export function purchaseRoutes(db: Database, defaultRegion: string): Router {
+export interface LiveParts {
+  tokens: ClientTokens;
+  hub: PurchaseEventHub;
+  stream?: StreamOptions;
+}
+
+export function purchaseRoutes(db: Database, defaultRegion: string, live: LiveParts): Router {
   const router = Router();
 
   router.post('/', async (req, res) => {
@@ -24,7 +32,9 @@ export function purchaseRoutes(db: Database, defaultRegion: string): Router {
       }
     }
     const purchase = await createPurchase(db, req.merchant!.id, { ...body.data, callerNumber });
-    res.status(201).location(`/v1/purchases/${purchase.id}`).json(purchase);
+    // The clientToken goes to the buyer's browser (widget, event stream); the API key never does.
+    const clientToken = await live.tokens.issue(purchase.id, req.merchant!.id, purchase.expiresAt);
+    res.status(201).location(`/v1/purchases/${purchase.id}`).json({ ...purchase, clientToken });
   });
 
   router.get('/:id', async (req, res) => {
@@ -32,6 +42,20 @@ export function purchaseRoutes(db: Database, defaultRegion: string): Router {
     const purchase = id.success ? await getPurchase(db, req.merchant!.id, id.data) : null;
     if (!purchase) throw notFound(`No purchase with id ${req.params.id}.`);
     res.json(purchase);
+  });
+
+  /** A fresh client token, e.g. when the buyer reloads the merchant's page. */
+  router.post('/:id/client-token', async (req, res) => {
+    const purchase = await getPurchase(db, req.merchant!.id, purchaseId(req.params.id));
+    if (!purchase) throw notFound(`No purchase with id ${req.params.id}.`);
+    res.json({ clientToken: await live.tokens.issue(purchase.id, req.merchant!.id, purchase.expiresAt) });
+  });
+
+  /** Server-Sent Events for the merchant's backend (same stream as the browser's). */
+  router.get('/:id/events', async (req, res) => {
+    const purchase = await getPurchase(db, req.merchant!.id, purchaseId(req.params.id));
+    if (!purchase) throw notFound(`No purchase with id ${req.params.id}.`);
+    await streamPurchase(req, res, db, live.hub, purchase.id, live.stream);
   });
 
   router.post('/:id/cancel', async (req, res) => {

@@ -1,11 +1,58 @@
 // Merchant webhook settings and delivery log (mounted under /v1, merchant key required).
-//   PUT /v1/webhook {url}         → 200 {url, secret}
-//   GET /v1/webhook-deliveries    → 200 {deliveries: [...]}
+//   PUT    /v1/webhook {url, rotateSecret?}       → 200 {url, secret}
+//   DELETE /v1/webhook                            → 204; pending deliveries are failed
+//   GET    /v1/webhook-deliveries?limit&purchaseId → 200 {deliveries: [...]}, newest first
 import { Router } from 'express';
+import { z } from 'zod';
 import type { Database } from '../../db/client.js';
+import { listDeliveries, removeWebhook, setWebhook } from '../../db/outbox.js';
+import { invalidRequest } from '../problem.js';
 
-export function webhookRoutes(_db: Database): Router {
+const webhookUrl = z
+  .string()
+  .trim()
+  .max(2000)
+  .superRefine((raw, ctx) => {
+    const url = URL.canParse(raw) ? new URL(raw) : null;
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute http or https URL' });
+    } else if (url.username || url.password) {
+      // fetch refuses such URLs, and the key would sit in clear in the settings.
+      ctx.addIssue({ code: 'custom', message: 'must not contain credentials; verify the signature instead' });
+    }
+  });
+
+const putWebhookBody = z.strictObject({
+  url: webhookUrl,
+  /** Replace the signing secret (otherwise kept across URL changes). */
+  rotateSecret: z.boolean().optional(),
+});
+
+const deliveriesQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  purchaseId: z.uuid().optional(),
+});
+
+export function webhookRoutes(db: Database): Router {
   const router = Router();
-  // TODO(webhooks): implemented in the webhooks work.
+
+  router.put('/webhook', async (req, res) => {
+    const body = putWebhookBody.safeParse(req.body);
+    if (!body.success) throw invalidRequest(body.error);
+    const settings = await setWebhook(db, req.merchant!.id, body.data.url, body.data.rotateSecret ?? false);
+    res.set('Cache-Control', 'no-store').json(settings);
+  });
+
+  router.delete('/webhook', async (req, res) => {
+    await removeWebhook(db, req.merchant!.id);
+    res.status(204).end();
+  });
+
+  router.get('/webhook-deliveries', async (req, res) => {
+    const query = deliveriesQuery.safeParse(req.query);
+    if (!query.success) throw invalidRequest(query.error);
+    res.json({ deliveries: await listDeliveries(db, req.merchant!.id, query.data) });
+  });
+
   return router;
 }

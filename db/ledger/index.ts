@@ -8,3 +8,4 @@ export * from './offers.js';
 export * from './purchases.js';
 export * from './lending.js';
 export * from './calls.js';
+export * from './events.js';

@@ -35,6 +35,7 @@ export interface NewOffer {
   maxHoldSeconds?: number | null;
   quarantineSeconds?: number | null;
   language: Language;
+  priceLine?: string | null;
 }
 
 export interface OfferView extends Offer {
@@ -69,7 +70,7 @@ export async function createOffer(db: Database, input: NewOffer): Promise<OfferV
     const { numbers, ...fields } = input;
     const [offer] = await tx
       .insert(offers)
-      .values({ ...fields, maxHoldSeconds: fields.maxHoldSeconds ?? null, quarantineSeconds: fields.quarantineSeconds ?? null })
+      .values({ ...fields, maxHoldSeconds: fields.maxHoldSeconds ?? null, quarantineSeconds: fields.quarantineSeconds ?? null, priceLine: fields.priceLine ?? null })
       .returning();
     await tx.insert(offerNumbers).values(numbers.map((number) => ({ offerId: offer!.id, number })));
     return { ...offer!, numbers };

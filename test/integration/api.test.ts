@@ -110,10 +110,12 @@ describe('merchant API', () => {
       createdAt: expect.any(String),
       expiresAt: expect.any(String),
       completedAt: null,
+      clientToken: expect.stringMatching(/^ct_/),
     });
     const read = await http.request('GET', `/v1/purchases/${created.body.id}`, { token: merchant.apiKey });
     expect(read.status).toBe(200);
-    expect(read.body).toEqual(created.body);
+    const { clientToken: _token, ...purchase } = created.body;
+    expect(read.body).toEqual(purchase);
 
     // Same buyer typed differently: same caller, so 409 pointing at the pending purchase.
     const again = await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId, callerNumber: '+33612345678' } });

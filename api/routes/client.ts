@@ -1,0 +1,69 @@
+// Browser-facing endpoints, authenticated by a client token (never by the merchant's key):
+//   GET /v1/client/purchase?token=ct_…   the purchase as the widget draws it
+//   GET /v1/client/events?token=ct_…     its live event stream (SSE; EventSource cannot send
+//                                        headers, hence the token in the query)
+// CORS is granted only to the origins the merchant declared (PUT /v1/allowed-origins).
+import { Router, type RequestHandler } from 'express';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { getOffer, getPurchase, latestEvent } from '../../db/ledger/index.js';
+import { merchants } from '../../db/schema.js';
+import type { AuthFailureLimiter } from '../auth.js';
+import type { ClientClaims, ClientTokens } from '../client-token.js';
+import { sseData, streamPurchase, type PurchaseEventHub, type StreamOptions } from '../live.js';
+import { HttpProblem, notFound } from '../problem.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    client?: ClientClaims;
+  }
+}
+
+export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEventHub, limiter: AuthFailureLimiter, stream: StreamOptions = {}): Router {
+  const router = Router();
+
+  const authenticate: RequestHandler = async (req, res, next) => {
+    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    const claims = token ? await tokens.verify(token) : null;
+    if (!claims) {
+      limiter.recordFailure(req.ip);
+      return next(new HttpProblem(401, 'unauthorized', 'Unauthorized', 'Missing, invalid or expired client token.'));
+    }
+    req.client = claims;
+    const origin = req.get('origin');
+    if (origin) {
+      const [m] = await db.select({ origins: merchants.allowedOrigins }).from(merchants).where(eq(merchants.id, claims.merchantId));
+      if (m?.origins.includes(origin)) res.set({ 'Access-Control-Allow-Origin': origin, Vary: 'Origin' });
+    }
+    next();
+  };
+
+  router.get('/purchase', limiter.guard, authenticate, async (req, res) => {
+    const { purchaseId, merchantId } = req.client!;
+    const purchase = await getPurchase(db, merchantId, purchaseId);
+    if (!purchase) throw notFound('No such purchase.');
+    const [offer, last] = await Promise.all([getOffer(db, purchase.offerId), latestEvent(db, purchaseId)]);
+    res.set('Cache-Control', 'no-store').json({
+      ...(last ? sseData(last) : {}),
+      // The stored purchase is authoritative for the status (it may have lapsed since).
+      purchaseId: purchase.id,
+      status: purchase.status,
+      callsRequired: purchase.callsRequired,
+      callsCounted: purchase.callsCounted,
+      callsRemaining: purchase.callsRemaining,
+      numberToCall: purchase.numberToCall,
+      expiresAt: purchase.expiresAt,
+      completedAt: purchase.completedAt,
+      callInProgress: last?.data.callInProgress ?? false,
+      lastEventId: last?.id ?? 0,
+      language: offer?.language ?? 'fr',
+      priceLine: offer?.priceLine ?? null,
+    });
+  });
+
+  router.get('/events', limiter.guard, authenticate, async (req, res) => {
+    await streamPurchase(req, res, db, hub, req.client!.purchaseId, stream);
+  });
+
+  return router;
+}
