@@ -48,10 +48,11 @@ export class AriTelephony implements Telephony {
   /** playbackId → [channelId, resolve] for plays awaiting PlaybackFinished. */
   private readonly playbacks = new Map<string, { channelId: string; done: () => void }>();
   /**
-   * Our channels, from StasisStart to their end. The timer is set at StasisEnd: we wait briefly
-   * for ChannelDestroyed, which carries the hang-up cause, then finish without it.
+   * Our channels, from StasisStart to StasisEnd, with the hang-up cause once known. An ARI app
+   * never receives ChannelDestroyed for its channels unless it subscribes to each one, so the
+   * cause comes from ChannelHangupRequest (caller side) or from the reason we hung up with.
    */
-  private readonly active = new Map<string, NodeJS.Timeout | null>();
+  private readonly active = new Map<string, { cause: number | null; causeText: string | null }>();
 
   private events: TelephonyEvents | null = null;
 
@@ -83,7 +84,6 @@ export class AriTelephony implements Telephony {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.heartbeat);
-    for (const t of this.active.values()) clearTimeout(t ?? undefined);
     this.active.clear();
     try {
       this.client?.stop();
@@ -98,11 +98,16 @@ export class AriTelephony implements Telephony {
     if (this.stopped) return;
     this.client = client;
     client.on('StasisStart', (event, channel) => this.onStasisStart(event as unknown as { args?: string[]; asterisk_id?: string }, channel as unknown as ChannelJson));
-    client.on('StasisEnd', (_event, channel) => this.onStasisEnd((channel as unknown as ChannelJson).id));
-    client.on('ChannelDestroyed', (event, channel) => {
-      const e = event as unknown as { cause?: number; cause_txt?: string };
-      this.finish((channel as unknown as ChannelJson).id, e.cause ?? null, e.cause_txt ?? null);
+    client.on('ChannelHangupRequest', (event, channel) => {
+      const e = event as unknown as { cause?: number; soft?: boolean };
+      const call = this.active.get((channel as unknown as ChannelJson).id);
+      // A soft request is our own hang-up echoed back (cause 32): keep the reason we gave.
+      if (call && call.cause === null && e.cause !== undefined && !e.soft) {
+        call.cause = e.cause;
+        call.causeText = Q850[e.cause] ?? null;
+      }
     });
+    client.on('StasisEnd', (_event, channel) => this.onStasisEnd((channel as unknown as ChannelJson).id));
     client.on('PlaybackFinished', (_event, playback) => this.settlePlayback((playback as unknown as { id: string }).id));
     client.on('pong', () => (this.lastPong = Date.now()));
     client.on('WebSocketConnected', () => void this.onConnected());
@@ -158,7 +163,7 @@ export class AriTelephony implements Telephony {
 
   private onStasisStart(event: { args?: string[]; asterisk_id?: string }, channel: ChannelJson): void {
     if (event.asterisk_id) this.asteriskId = event.asterisk_id;
-    this.active.set(channel.id, null);
+    this.active.set(channel.id, { cause: null, causeText: null });
     this.events!.callStarted(this.incoming(channel, event.args?.[0], event.asterisk_id ?? this.asteriskId));
   }
 
@@ -173,20 +178,12 @@ export class AriTelephony implements Telephony {
 
   private onStasisEnd(channelId: string): void {
     this.releasePlaybacks(channelId);
-    if (this.active.get(channelId) !== null) return; // not ours, or already waiting
-    // ChannelDestroyed (with the hang-up cause) normally follows at once; do not wait forever.
-    this.active.set(
-      channelId,
-      setTimeout(() => this.finish(channelId, null, null), 1_000),
-    );
-  }
-
-  private finish(channelId: string, cause: number | null, causeText: string | null): void {
-    if (!this.active.has(channelId)) return; // not one of ours, or already finished
-    clearTimeout(this.active.get(channelId) ?? undefined);
+    const call = this.active.get(channelId);
+    if (!call) return; // not one of ours
     this.active.delete(channelId);
-    this.releasePlaybacks(channelId);
-    this.events!.callEnded({ channelId, cause, causeText });
+    // A caller's BYE after answer carries no cause: that is a normal clearing.
+    const cause = call.cause ?? 16;
+    this.events!.callEnded({ channelId, cause, causeText: call.causeText ?? Q850[cause] ?? null });
   }
 
   private settlePlayback(playbackId: string): void {
@@ -226,6 +223,11 @@ export class AriTelephony implements Telephony {
   }
 
   async hangup(channelId: string, reason: HangupReason): Promise<void> {
+    const call = this.active.get(channelId);
+    if (call && call.cause === null) {
+      call.cause = REASON_CAUSE[reason];
+      call.causeText = Q850[call.cause] ?? null;
+    }
     await this.api().channels.hangup({ channelId, reason });
   }
 
@@ -233,10 +235,20 @@ export class AriTelephony implements Telephony {
     const channels = (await this.api().channels.list()) as unknown as ChannelJson[];
     const prefix = `${this.opts.app},`;
     const ours = channels.filter((c) => c.dialplan?.app_name === 'Stasis' && (c.dialplan.app_data ?? '').startsWith(prefix));
-    for (const c of ours) if (!this.active.has(c.id)) this.active.set(c.id, null);
+    for (const c of ours) if (!this.active.has(c.id)) this.active.set(c.id, { cause: null, causeText: null });
     return ours.map((c) => this.incoming(c, c.dialplan!.app_data!.slice(prefix.length).split(',')[0], this.asteriskId));
   }
 }
+
+/** Q.850 cause for each ARI hang-up reason (what Asterisk signals: 486, 503, 603...). */
+const REASON_CAUSE: Record<HangupReason, number> = { normal: 16, busy: 17, no_answer: 19, congestion: 34 };
+const Q850: Record<number, string> = {
+  16: 'Normal Clearing',
+  17: 'User busy',
+  19: 'No answer',
+  34: 'Circuit/channel congestion',
+  127: 'Interworking, unspecified',
+};
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
