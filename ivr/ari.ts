@@ -110,7 +110,9 @@ export class AriTelephony implements Telephony {
     client.on('StasisEnd', (_event, channel) => this.onStasisEnd((channel as unknown as ChannelJson).id));
     client.on('PlaybackFinished', (_event, playback) => this.settlePlayback((playback as unknown as { id: string }).id));
     client.on('pong', () => (this.lastPong = Date.now()));
-    client.on('WebSocketConnected', () => void this.onConnected());
+    client.on('WebSocketConnected', () => {
+      if (this.client === client && !this.stopped) void this.onConnected();
+    });
     client.on('WebSocketReconnecting', (err) => this.log.warn({ err: (err as Error | undefined)?.message }, 'ARI websocket lost, reconnecting'));
     client.on('WebSocketMaxRetries', () => {
       this.log.error('ARI websocket gave up; starting over');

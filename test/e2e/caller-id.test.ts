@@ -67,7 +67,7 @@ interface CallRecord {
 
 /** The ledger's records of calls on a dialed number, once every one of them is closed. */
 async function closedCalls(dialedE164: string, count: number): Promise<CallRecord[]> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     const rows = (await t.db.execute(
       sql`select outcome, answered_at, answered_seconds, hangup_cause, ended_at, purchase_id from calls where dialed_number = ${dialedE164} order by started_at`,
     )) as unknown as CallRecord[];
@@ -77,7 +77,8 @@ async function closedCalls(dialedE164: string, count: number): Promise<CallRecor
   throw new Error(`calls on ${dialedE164} not closed in time`);
 }
 
-describe('caller-ID purchase through Asterisk', () => {
+// Each call lasts about ten seconds of prompts: give every test room for a few of them.
+describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
   it('completes a 3-call purchase, counting each call', async () => {
     const offerId = await offer(['0899100100'], 3, 2);
     const p = await purchase(offerId, '06 12 34 56 01');
