@@ -1,81 +1,30 @@
 // End to end: real SIP calls (SIPp) through a real Asterisk 22 to the real IVR, with the real
 // API and PostgreSQL. Proves the caller-ID purchase path and that no caller we cannot credit
 // is ever answered (the SIPp scenario uac-not-answered fails on any 200 OK).
-import { mkdirSync } from 'node:fs';
-import { pino } from 'pino';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApi } from '../../api/app.js';
-import { loadConfig } from '../../core/config.js';
-import { startIvr, type IvrWorker } from '../../ivr/worker.js';
-import { asterisk } from '../support/asterisk.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { listen, type Http } from '../support/http.js';
 import { placeCall } from '../support/sipp.js';
+import { startE2eStack, type E2eStack } from '../support/stack.js';
 
-const ADMIN = 'e2e-admin-token-0123456789';
-let t: TestDatabase;
-let http: Http;
-let ivr: IvrWorker | undefined;
-let merchantKey: string;
-let merchantId: string;
-
-mkdirSync('test-artifacts', { recursive: true });
-const log = pino({ level: 'debug' }, pino.destination({ dest: 'test-artifacts/e2e-caller-id.log', sync: true }));
-const config = loadConfig({ ...process.env, LOG_LEVEL: 'debug' });
-
+let s: E2eStack;
 beforeAll(async () => {
-  await asterisk('start');
-  t = await createTestDatabase();
-  ivr = await startIvr(t.db, config, log);
-  http = await listen(createApi({ db: t.db, log, adminToken: ADMIN, defaultRegion: 'FR' }));
-  const merchant = await http.request('POST', '/v1/admin/merchants', { token: ADMIN, body: { name: 'E2E shop' } });
-  merchantKey = merchant.body.apiKey;
-  merchantId = merchant.body.id;
+  s = await startE2eStack('caller-id');
 });
 afterAll(async () => {
-  await ivr?.stop();
-  await http?.close();
-  await t?.drop();
+  await s?.stop();
 });
 
-async function offer(numbers: string[], callsRequired: number, minCallSeconds: number, language: 'fr' | 'en' = 'fr'): Promise<string> {
-  const res = await http.request('POST', '/v1/admin/offers', {
-    token: ADMIN,
-    body: { merchantId, name: 'e2e', mode: 'caller_id', callsRequired, minCallSeconds, numbers, purchaseTtlSeconds: 600, language },
-  });
-  expect(res.status).toBe(201);
-  return res.body.id;
-}
+const offer = (numbers: string[], callsRequired: number, minCallSeconds: number) =>
+  s.createOffer({ mode: 'caller_id', callsRequired, minCallSeconds, numbers, purchaseTtlSeconds: 600 });
 
 async function purchase(offerId: string, callerNumber: string) {
-  const res = await http.request('POST', '/v1/purchases', { token: merchantKey, body: { offerId, callerNumber } });
+  const res = await s.http.request('POST', '/v1/purchases', { token: s.merchantKey, body: { offerId, callerNumber } });
   expect(res.status).toBe(201);
   return res.body as { id: string; numberToCall: string };
 }
 
-const readPurchase = async (id: string) => (await http.request('GET', `/v1/purchases/${id}`, { token: merchantKey })).body;
-
-interface CallRecord {
-  outcome: string;
-  answered_at: Date | null;
-  answered_seconds: number | null;
-  hangup_cause: number | null;
-  ended_at: Date | null;
-  purchase_id: string | null;
-}
-
-/** The ledger's records of calls on a dialed number, once every one of them is closed. */
-async function closedCalls(dialedE164: string, count: number): Promise<CallRecord[]> {
-  for (let i = 0; i < 300; i++) {
-    const rows = (await t.db.execute(
-      sql`select outcome, answered_at, answered_seconds, hangup_cause, ended_at, purchase_id from calls where dialed_number = ${dialedE164} order by started_at`,
-    )) as unknown as CallRecord[];
-    if (rows.length >= count && rows.every((r) => r.ended_at)) return rows;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`calls on ${dialedE164} not closed in time`);
-}
+const readPurchase = (id: string) => s.readPurchase(id);
+const closedCalls = (dialed: string, count: number) => s.closedCalls(dialed, count);
 
 // Each call lasts about ten seconds of prompts: give every test room for a few of them.
 describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
@@ -149,18 +98,19 @@ describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
     for (const c of calls) expect(c, c.errors).toMatchObject({ exitCode: 0 });
     await closedCalls('+33899100500', 2);
     expect(await readPurchase(p.id)).toMatchObject({ status: 'completed', callsCounted: 2 });
-    const events = (await t.db.execute(sql`select type from purchase_events where purchase_id = ${p.id} and type = 'completed'`)) as unknown as unknown[];
+    const events = (await s.t.db.execute(sql`select type from purchase_events where purchase_id = ${p.id} and type = 'completed'`)) as unknown as unknown[];
     expect(events).toHaveLength(1);
   });
 
   it('gives only early media, never an answer, while the IVR is down', async () => {
     const offerId = await offer(['0899100600'], 1, 1);
     await purchase(offerId, '0612345607');
-    await ivr!.stop();
-    ivr = undefined;
-    for (let i = 0; i < 50 && (await asterisk('rx', 'ari show apps')).includes('sanscode'); i++) await new Promise((r) => setTimeout(r, 100));
+    await s.stopIvr();
     const call = await placeCall({ scenario: 'uac-not-answered', dialed: '0899100600', caller: '33612345607' });
     expect(call, call.errors).toMatchObject({ exitCode: 0 });
-    ivr = await startIvr(t.db, config, log);
+    // Nobody could record it: the IVR was down, and the caller was never answered.
+    const rows = (await s.t.db.execute(sql`select 1 from calls where dialed_number = '+33899100600'`)) as unknown as unknown[];
+    expect(rows).toHaveLength(0);
+    await s.startIvr();
   });
 });

@@ -42,14 +42,17 @@ export async function placeCall(opts: CallOptions): Promise<CallResult> {
     '-i', '127.0.0.1',
     '-p', String(port),
     '-m', '1',
-    '-timeout', `${opts.timeoutSeconds ?? 60}s`,
-    '-timeout_error',
+    // Fail when an expected message (the IVR's BYE included) does not come in time.
+    '-recv_timeout', String((opts.timeoutSeconds ?? 40) * 1000),
     '-trace_err', '-error_file', path.join(dir, 'errors.log'),
     '-nostdin',
   ];
   if (opts.holdMs !== undefined) args.push('-d', String(opts.holdMs));
   const exitCode = await new Promise<number>((resolve, reject) => {
     const child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    // Belt and braces: never let a stuck SIPp hold the suite.
+    const guard = setTimeout(() => child.kill('SIGKILL'), ((opts.timeoutSeconds ?? 40) + 30) * 1000);
+    child.on('exit', () => clearTimeout(guard));
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
