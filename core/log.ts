@@ -11,6 +11,13 @@ export const redactPaths = [
   '*.password',
   'ARI_PASSWORD',
   'ADMIN_TOKEN',
+  'secret',
+  '*.secret',
+  'webhookSecret',
+  '*.webhookSecret',
+  'clientToken',
+  '*.clientToken',
+  'req.query.token',
 ];
 
 export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
