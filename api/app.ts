@@ -1,4 +1,6 @@
 // The HTTP API as an Express 5 app (async handlers' errors reach problemHandler by themselves).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
@@ -12,6 +14,10 @@ import { problemHandler, unknownRoute } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { demoRoutes } from '../demo/routes.js';
+
+/** The embeddable widget (web/widget.js), from the source tree or next to a build in dist/. */
+const widgetFile = ['../web/widget.js', '../../web/widget.js'].map((p) => path.resolve(import.meta.dirname, p)).find((p) => existsSync(p));
 
 export interface ApiOptions {
   db: Database;
@@ -23,6 +29,8 @@ export interface ApiOptions {
   /** LISTEN on the database, for live streams; without it streams only poll (heartbeat). */
   listen?: DbHandle['listen'];
   stream?: StreamOptions;
+  /** Serve the demo merchant site under /demo (development only). */
+  demo?: boolean;
 }
 
 export function createApi(opts: ApiOptions): express.Express {
@@ -37,6 +45,14 @@ export function createApi(opts: ApiOptions): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+
+  // The widget merchants' pages embed with <script src=".../widget.js" data-token="ct_…">.
+  app.get('/widget.js', (_req, res, next) => {
+    if (!widgetFile) return next();
+    res.set({ 'Cache-Control': 'public, max-age=300', 'Cross-Origin-Resource-Policy': 'cross-origin' });
+    res.type('text/javascript').sendFile(widgetFile);
+  });
+  if (opts.demo) app.use('/demo', demoRoutes(opts.db, opts.log));
 
   const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
   const tokens = new ClientTokens(opts.db);

@@ -30,7 +30,7 @@ async function main(command: string): Promise<void> {
   let sender: WebhookSender | undefined;
   let expiry: NodeJS.Timeout | undefined;
   if (command === 'api' || command === 'all') {
-    const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen });
+    const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen, demo: config.DEMO });
     server = app.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, host: config.HOST }, 'API listening'));
     sender = startWebhookSender(handle.db, log.child({ component: 'webhooks' }));
     // Tells pages and merchants about purchases whose time ran out (reads never needed it).

@@ -19,6 +19,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // A call still marked in progress after this long is treated as lost (IVR crash without resync).
   MAX_CALL_SECONDS: z.coerce.number().int().positive().default(3600),
+  // Serve the demo merchant site under /demo (npm run stack sets it; never in production).
+  DEMO: z.stringbool().default(false),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -12,15 +12,14 @@
 #   sip-tester   - SIPp, the SIP caller used by the end-to-end tests (test/sipp/)
 #   curl         - readiness probe of the ARI HTTP endpoint
 #   ca-certificates - so apt/debootstrap can use https mirrors if the host does
-#   chromium     - headless browser driven by playwright-core in the widget's browser
-#                  end-to-end test (test/e2e/widget.test.ts, /usr/bin/chromium)
-# Extra packages can be given as arguments (scripts/make-prompts.sh passes
-# espeak-ng and sox).
+# Extra packages can be given as arguments: scripts/make-prompts.sh passes espeak-ng and sox;
+# scripts/test.sh passes chromium (headless browser driven by playwright-core in
+# test/e2e/widget.test.ts, /usr/bin/chromium), which the running stack does not need.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(debootstrap sip-tester curl ca-certificates chromium "$@")
+packages=(debootstrap sip-tester curl ca-certificates "$@")
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

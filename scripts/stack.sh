@@ -11,6 +11,7 @@ bash scripts/node-deps.sh
 
 export ADMIN_TOKEN="${ADMIN_TOKEN:-dev-admin-token-change-me}"
 export PORT="${PORT:-3000}"
+export DEMO="${DEMO:-true}"   # demo merchant site under /demo (web/widget.js in action)
 if [ -z "${DATABASE_URL:-}" ] && psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
   if [ "$(psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc "select 1 from pg_database where datname = 'sanscode'")" != 1 ]; then
     psql "postgres://postgres@127.0.0.1:5432/postgres" -qc 'create database sanscode'
@@ -22,5 +23,6 @@ echo "stack: database ${DATABASE_URL:-embedded PGlite in ${DATA_DIR:-./data/pgli
 bash scripts/asterisk.sh start
 
 echo "stack: API on http://127.0.0.1:$PORT (admin token: \$ADMIN_TOKEN), IVR on ARI app sanscode"
+echo "stack: demo merchant site: http://127.0.0.1:$PORT/demo"
 echo "stack: place a test call from another terminal: npx tsx scripts/test-call.ts 0612345678"
 exec npx tsx bin/sanscode.ts all

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
-bash scripts/host-packages.sh
+bash scripts/host-packages.sh chromium
 bash scripts/node-deps.sh
 bash scripts/postgres.sh
 bash scripts/asterisk.sh build

@@ -1,37 +1,20 @@
 // Browser end to end: the demo merchant page (/demo) in a real headless Chromium, the widget
 // (/widget.js) fed by the live event stream, and real SIP calls (SIPp → Asterisk 22 → IVR)
 // paying the purchase. The page is never reloaded: every change comes through EventSource.
-import { mkdirSync } from 'node:fs';
-import { sql } from 'drizzle-orm';
-import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApi } from '../../api/app.js';
-import { loadConfig } from '../../core/config.js';
-import { redactPaths } from '../../core/log.js';
-import { startIvr, type IvrWorker } from '../../ivr/worker.js';
-import { asterisk } from '../support/asterisk.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { listen, type Http } from '../support/http.js';
+import { demoState } from '../../demo/routes.js';
 import { placeCall } from '../support/sipp.js';
+import { startE2eStack, type E2eStack } from '../support/stack.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const WAIT = 45_000; // one SIP call (answer, minCallSeconds, prompts, hang-up) fits well inside
 
-let t: TestDatabase;
-let http: Http;
-let ivr: IvrWorker | undefined;
+let s: E2eStack;
 let browser: Browser | undefined;
 
-mkdirSync('test-artifacts', { recursive: true });
-const log = pino({ level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' } }, pino.destination({ dest: 'test-artifacts/e2e-widget.log', sync: true, append: false }));
-const config = loadConfig({ ...process.env, LOG_LEVEL: 'debug' });
-
 beforeAll(async () => {
-  await asterisk('start');
-  t = await createTestDatabase();
-  ivr = await startIvr(t.db, config, log);
-  http = await listen(createApi({ db: t.db, log, adminToken: undefined, defaultRegion: 'FR', listen: t.listen, demo: true }));
+  s = await startE2eStack('widget', { demo: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     timeout: 60_000,
@@ -40,9 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  await ivr?.stop();
-  await http?.close();
-  await t?.drop();
+  await s?.stop();
 });
 
 /** A fresh page on /demo that records the widget's DOM events and any script error. */
@@ -53,7 +34,7 @@ async function openDemo(): Promise<{ page: Page; errors: string[] }> {
   page.on('console', (msg) => {
     if (msg.type() === 'error') errors.push(msg.text());
   });
-  await page.goto(`${http.base}/demo`);
+  await page.goto(`${s.http.base}/demo`);
   await page.evaluate(() => {
     const w = window as unknown as { seen: unknown[]; marker: number };
     w.seen = [];
@@ -63,20 +44,6 @@ async function openDemo(): Promise<{ page: Page; errors: string[] }> {
     }
   });
   return { page, errors };
-}
-
-/**
- * Waits until the IVR has closed every call. SIPp returns as soon as the IVR's BYE arrives, a
- * moment before the IVR records the end; until then the ledger still counts the call as in
- * progress and (rightly) refuses a call that could not count.
- */
-async function callsClosed(): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const [row] = (await t.db.execute(sql`select count(*)::int as open from calls where ended_at is null`)) as unknown as { open: number }[];
-    if (row!.open === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('calls not closed in time');
 }
 
 const status = (page: Page) => page.locator('#sanscode-pay [role=status]');
@@ -103,8 +70,11 @@ describe('widget on the demo merchant page', () => {
 
     const first = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899123456', caller: '33612345678' });
     expect(first, first.errors).toMatchObject({ exitCode: 0 });
-    await callsClosed();
+    // SIPp returns on the IVR's BYE, a moment before the IVR records the end of the call; until
+    // then the ledger (rightly) refuses a call that could not count.
+    await s.closedCalls('+33899123456', 1);
     await waitStatus(page, /^Il vous reste 1 appel$/);
+    await page.screenshot({ path: 'test-artifacts/widget-pending.png', fullPage: true });
     const afterFirst = await seen(page);
     expect(afterFirst.some((e) => e.name === 'progress' && e.callInProgress)).toBe(true); // "Appel en cours…" was shown
 
@@ -143,7 +113,7 @@ describe('widget on the demo merchant page', () => {
     ] as const) {
       const call = await placeCall({ scenario: 'uac-answered-wait-bye', dialed, caller: 'anonymous' });
       expect(call, `call ${n}: ${call.errors}`).toMatchObject({ exitCode: 0 });
-      await callsClosed();
+      await s.closedCalls(e164, n);
       await waitStatus(page, after);
     }
     await page.locator('#content').waitFor({ state: 'visible', timeout: 10_000 });
@@ -173,9 +143,8 @@ describe('widget on the demo merchant page', () => {
     expect(await page.locator('#sanscode-pay .sanscode').getAttribute('lang')).toBe('en');
 
     // The merchant cancels it (through sanscode's API, with the demo key kept server-side).
-    const { demoState } = await import('../../demo/routes.js');
-    const { apiKey } = await demoState(t.db);
-    const cancelled = await http.request('POST', `/v1/purchases/${created.body.purchaseId}/cancel`, { token: apiKey });
+    const { apiKey } = await demoState(s.t.db);
+    const cancelled = await s.http.request('POST', `/v1/purchases/${created.body.purchaseId}/cancel`, { token: apiKey });
     expect(cancelled.status).toBe(200);
     await waitStatus(page, /^Purchase cancelled\.$/, 10_000);
     expect((await seen(page)).at(-1)).toMatchObject({ name: 'cancelled', status: 'cancelled' });
