@@ -3,6 +3,7 @@
 // (vitest fileParallelism: false): they share Asterisk and its Stasis application.
 import { mkdirSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
+import { redactPaths } from '../../core/log.js';
 import { sql } from 'drizzle-orm';
 import { createApi } from '../../api/app.js';
 import { loadConfig } from '../../core/config.js';
@@ -40,7 +41,7 @@ export interface CallRecord {
 
 export async function startE2eStack(name: string, apiOptions: Record<string, unknown> = {}): Promise<E2eStack> {
   mkdirSync('test-artifacts', { recursive: true });
-  const log = pino({ level: 'debug' }, pino.destination({ dest: `test-artifacts/e2e-${name}.log`, sync: true }));
+  const log = pino({ level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' } }, pino.destination({ dest: `test-artifacts/e2e-${name}.log`, sync: true }));
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'debug' });
   await asterisk('start');
   const t = await createTestDatabase();
