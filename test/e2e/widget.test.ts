@@ -66,7 +66,7 @@ describe('widget on the demo merchant page', () => {
     await waitStatus(page, /^Il vous reste 2 appels$/, 10_000);
     expect(await page.locator('#sanscode-pay').textContent()).toContain("2 appels à 2,99 € TTC l'appel");
     expect(await status(page).getAttribute('aria-live')).toBe('polite');
-    expect(await page.locator('#sipp').textContent()).toContain('-s 0899123456');
+    expect(await page.locator('#sipp').textContent()).toBe('npx tsx scripts/test-call.ts 0612345678 --to 0899123456');
 
     const first = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899123456', caller: '33612345678' });
     expect(first, first.errors).toMatchObject({ exitCode: 0 });
