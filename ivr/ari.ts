@@ -199,6 +199,13 @@ export class AriTelephony implements Telephony {
     for (const [id, p] of this.playbacks) if (p.channelId === channelId) this.settlePlayback(id);
   }
 
+  /** Per-call bookkeeping still held; both are 0 when no call is up (tests check for leaks). */
+  get heldState(): { channels: number; playbacks: number; listeners: number } {
+    const c = this.client as unknown as { eventNames?: () => (string | symbol)[]; listenerCount?: (e: string | symbol) => number } | null;
+    const listeners = c?.eventNames?.().reduce((n, e) => n + (c.listenerCount?.(e) ?? 0), 0) ?? 0;
+    return { channels: this.active.size, playbacks: this.playbacks.size, listeners };
+  }
+
   private api(): ari.Client {
     if (!this.client) throw new Error('ARI is not connected');
     return this.client;

@@ -3,6 +3,7 @@
 // is ever answered (the SIPp scenario uac-not-answered fails on any 200 OK).
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asterisk } from '../support/asterisk.js';
 import { placeCall } from '../support/sipp.js';
 import { startE2eStack, type E2eStack } from '../support/stack.js';
 
@@ -100,6 +101,29 @@ describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
     expect(await readPurchase(p.id)).toMatchObject({ status: 'completed', callsCounted: 2 });
     const events = (await s.t.db.execute(sql`select type from purchase_events where purchase_id = ${p.id} and type = 'completed'`)) as unknown as unknown[];
     expect(events).toHaveLength(1);
+  });
+
+  it('holds no per-call state once calls are over (no listener or map leak)', async () => {
+    const before = s.ivr()!.telephony.heldState;
+    const offerId = await offer(['0899100700'], 3, 1);
+    await purchase(offerId, '0612345608');
+    for (const caller of ['33612345608', 'anonymous', '33612345699']) {
+      await placeCall({ scenario: caller === '33612345608' ? 'uac-answered-wait-bye' : 'uac-not-answered', dialed: '0899100700', caller });
+    }
+    await closedCalls('+33899100700', 3);
+    expect(s.ivr()!.telephony.heldState).toEqual({ channels: 0, playbacks: 0, listeners: before.listeners });
+  });
+
+  it('reconnects and re-registers its application after Asterisk restarts', async () => {
+    const offerId = await offer(['0899100800'], 1, 1);
+    const p = await purchase(offerId, '0612345609');
+    await asterisk('stop');
+    await asterisk('start');
+    for (let i = 0; i < 300 && !(await asterisk('rx', 'ari show apps')).includes('sanscode'); i++) await new Promise((r) => setTimeout(r, 200));
+    const call = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899100800', caller: '33612345609' });
+    expect(call, call.errors).toMatchObject({ exitCode: 0 });
+    await closedCalls('+33899100800', 1);
+    expect(await readPurchase(p.id)).toMatchObject({ status: 'completed' });
   });
 
   it('gives only early media, never an answer, while the IVR is down', async () => {
