@@ -140,14 +140,25 @@ export class AriTelephony implements Telephony {
     clearInterval(this.heartbeat);
     this.lastPong = Date.now();
     this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastPong > 2 * period) {
-        this.log.warn('ARI heartbeat lost; dropping the websocket to reconnect');
-        // Terminating makes ari-client see a close and run its own reconnect.
-        (client as unknown as { _ws?: { terminate(): void } })._ws?.terminate();
+      const ws = (client as unknown as { _ws?: { readyState: number; ping(): void; terminate(): void } })._ws;
+      // While ari-client is between reconnect attempts the socket is closed: its ping() would
+      // throw from this timer and take the process down. Nothing to watch until it reopens.
+      if (!ws || ws.readyState !== 1) {
         this.lastPong = Date.now();
         return;
       }
-      (client as unknown as { ping(): void }).ping();
+      if (Date.now() - this.lastPong > 2 * period) {
+        this.log.warn('ARI heartbeat lost; dropping the websocket to reconnect');
+        // Terminating makes ari-client see a close and run its own reconnect.
+        ws.terminate();
+        this.lastPong = Date.now();
+        return;
+      }
+      try {
+        ws.ping();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'ARI ping failed');
+      }
     }, period);
     this.heartbeat.unref();
   }

@@ -126,6 +126,19 @@ describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
     expect(await readPurchase(p.id)).toMatchObject({ status: 'completed' });
   });
 
+  it('keeps reconnecting after ari-client gives up (Asterisk down for longer than its ~43 s of retries)', { timeout: 180_000 }, async () => {
+    const offerId = await offer(['0899100900'], 1, 1);
+    const p = await purchase(offerId, '0612345610');
+    await asterisk('stop');
+    await new Promise((r) => setTimeout(r, 50_000));
+    await asterisk('start');
+    for (let i = 0; i < 300 && !(await asterisk('rx', 'ari show apps')).includes('sanscode'); i++) await new Promise((r) => setTimeout(r, 200));
+    const call = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899100900', caller: '33612345610' });
+    expect(call, call.errors).toMatchObject({ exitCode: 0 });
+    await closedCalls('+33899100900', 1);
+    expect(await readPurchase(p.id)).toMatchObject({ status: 'completed' });
+  });
+
   it('gives only early media, never an answer, while the IVR is down', async () => {
     const offerId = await offer(['0899100600'], 1, 1);
     await purchase(offerId, '0612345607');
