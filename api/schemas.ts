@@ -60,3 +60,12 @@ export const createPurchaseBody = z.strictObject({
 
 /** Path ids that are not UUIDs cannot name anything: they are 404, not 400. */
 export const uuidParam = z.uuid();
+
+/** A sound name as Asterisk's sound: scheme takes it, without extension: "sanscode/price-2-99". */
+export const numberSettingsBody = z.strictObject({
+  priceAnnouncement: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'a sound name such as sanscode/price-2-99 (no extension)')
+    .max(100)
+    .nullable(),
+});

@@ -78,6 +78,18 @@ export const offerNumbers = pgTable(
   (t) => [primaryKey({ columns: [t.offerId, t.number] }), index('offer_numbers_number').on(t.number)],
 );
 
+/**
+ * Per premium number settings, whatever offers use the number. `priceAnnouncement` is the sound
+ * (e.g. "sanscode/price-2-99", a file under the sounds folder) that tells the caller the price,
+ * played free of charge as early media before a call is answered; null where the carrier
+ * already plays the mandatory announcement.
+ */
+export const numberSettings = pgTable('number_settings', {
+  number: text('number').primaryKey(),
+  priceAnnouncement: text('price_announcement'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 export const purchaseStatuses = ['pending', 'completed', 'expired', 'cancelled'] as const;
 export type PurchaseStatus = (typeof purchaseStatuses)[number];
 

@@ -15,7 +15,7 @@ import {
   type CallFacts,
 } from '../db/ledger/index.js';
 import { decideCall } from './decide.js';
-import { afterCount, greeting, refusal } from './prompts.js';
+import { afterCount, greeting, priceAnnouncement, refusal } from './prompts.js';
 import type { HangupInfo, IncomingCall, Telephony } from './telephony.js';
 
 export interface CallFlowOptions {
@@ -154,6 +154,11 @@ export class CallFlow {
   ): Promise<void> {
     const recorded = await getCall(this.db, channelId);
     if (!recorded?.answeredAt) {
+      if (admission.priceAnnouncement) {
+        // The mandatory price announcement must be free: play it before answering.
+        await this.phone.progress(channelId);
+        await this.phone.play(channelId, priceAnnouncement(admission.priceAnnouncement), admission.language);
+      }
       await this.phone.answer(channelId);
       await markAnswered(this.db, channelId);
     }

@@ -31,5 +31,6 @@ export function decideCall(facts: CallFacts, view: LedgerView, defaultLanguage: 
     language: p.language,
     minCallSeconds: p.minCallSeconds,
     callsRemaining: remaining,
+    priceAnnouncement: view.number.priceAnnouncement,
   };
 }

@@ -25,6 +25,11 @@ export function afterCount(callsRemainingAfter: number): Media {
   return [...callsRemaining(callsRemainingAfter), sound('call-counted')];
 }
 
+/** The number's price announcement, a sound name set by the operator (see number_settings). */
+export function priceAnnouncement(soundName: string): Media {
+  return [`sound:${soundName}`];
+}
+
 /** Early-media explanation for a call we refuse (and so never answer). */
 export function refusal(outcome: RejectOutcome): Media {
   switch (outcome) {

@@ -2,10 +2,10 @@
 // Validate, call the ledger, shape the answer.
 import { Router } from 'express';
 import type { Database } from '../../db/client.js';
-import { createMerchant, createOffer, getOffer, poolStatus, type OfferView } from '../../db/ledger/index.js';
+import { createMerchant, createOffer, getOffer, poolStatus, setNumberSettings, type OfferView } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
 import { HttpProblem, invalidRequest, notFound } from '../problem.js';
-import { createMerchantBody, createOfferBody, uuidParam } from '../schemas.js';
+import { createMerchantBody, createOfferBody, numberSettingsBody, uuidParam } from '../schemas.js';
 
 export function adminRoutes(db: Database, defaultRegion: string): Router {
   const router = Router();
@@ -54,6 +54,18 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
     const numbers = await poolStatus(db, offer.id);
     const count = (state: string) => numbers.filter((n) => n.state === state).length;
     res.json({ offerId: offer.id, free: count('free'), lent: count('lent'), resting: count('resting'), numbers });
+  });
+
+  /**
+   * PUT /v1/admin/numbers/{number} {priceAnnouncement} — the free price announcement played as
+   * early media before a call on this number is answered (null: the carrier plays it).
+   */
+  router.put('/numbers/:number', async (req, res) => {
+    const number = toE164(String(req.params.number), defaultRegion);
+    if (!number) throw new HttpProblem(422, 'invalid-phone-number', 'Invalid phone number', `"${req.params.number}" is not a valid phone number.`);
+    const body = numberSettingsBody.safeParse(req.body);
+    if (!body.success) throw invalidRequest(body.error);
+    res.json(await setNumberSettings(db, { number, priceAnnouncement: body.data.priceAnnouncement }));
   });
 
   return router;

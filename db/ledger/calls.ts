@@ -1,7 +1,7 @@
 // Calls as the IVR sees them: admit (decide under lock), answered, counted, ended.
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { calls, numberLendings, offerNumbers, offers, purchases, type CallOutcome, type CallRow, type PurchaseStatus } from '../schema.js';
+import { calls, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallOutcome, type CallRow, type PurchaseStatus } from '../schema.js';
 import {
   effectiveStatus,
   endPurchase,
@@ -29,7 +29,7 @@ export interface CallFacts {
 /** The ledger state a call decision needs, read under lock. */
 export interface LedgerView {
   /** How the dialed number is sold; null when it belongs to no offer. */
-  number: null | { mode: 'caller_id' | 'dynamic_number'; language: Language };
+  number: null | { mode: 'caller_id' | 'dynamic_number'; language: Language; priceAnnouncement: string | null };
   /**
    * caller_id: the caller's latest purchase on the dialed number;
    * dynamic_number: the purchase the number is lent to right now. Null if none.
@@ -50,7 +50,15 @@ export type RejectOutcome = Exclude<CallOutcome, 'in_progress' | 'counted' | 'to
 
 /** What the call decision returns; `answer` is the only one that lets the call be billed. */
 export type Admission =
-  | { action: 'answer'; purchaseId: string; language: Language; minCallSeconds: number; callsRemaining: number }
+  | {
+      action: 'answer';
+      purchaseId: string;
+      language: Language;
+      minCallSeconds: number;
+      callsRemaining: number;
+      /** Sound to play as free early media before answering (null: none, the carrier plays it). */
+      priceAnnouncement: string | null;
+    }
   | { action: 'reject'; outcome: RejectOutcome; language: Language };
 
 /**
@@ -115,9 +123,10 @@ export async function admitCall(
 /** How a number is sold (a pool number belongs to one dynamic offer; see createOffer). */
 async function numberUse(tx: Tx, dialed: string): Promise<LedgerView['number']> {
   const [row] = await tx
-    .select({ mode: offers.mode, language: offers.language })
+    .select({ mode: offers.mode, language: offers.language, priceAnnouncement: numberSettings.priceAnnouncement })
     .from(offerNumbers)
     .innerJoin(offers, eq(offers.id, offerNumbers.offerId))
+    .leftJoin(numberSettings, eq(numberSettings.number, offerNumbers.number))
     .where(eq(offerNumbers.number, dialed))
     .orderBy(desc(offers.mode)) // dynamic_number first, should both ever exist
     .limit(1);
@@ -154,7 +163,15 @@ async function admissionOf(tx: Tx, call: CallRow): Promise<Admission> {
     const outcome = call.outcome === 'in_progress' ? 'failed' : call.outcome;
     return { action: 'reject', outcome: outcome as RejectOutcome, language: p?.language ?? 'fr' };
   }
-  return { action: 'answer', purchaseId: p.id, language: p.language, minCallSeconds: p.minCallSeconds, callsRemaining: p.callsRequired - p.callsCounted };
+  // Seen again after a restart: the price was announced, if at all, the first time.
+  return {
+    action: 'answer',
+    purchaseId: p.id,
+    language: p.language,
+    minCallSeconds: p.minCallSeconds,
+    callsRemaining: p.callsRequired - p.callsCounted,
+    priceAnnouncement: null,
+  };
 }
 
 /**

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { merchants, offerNumbers, offers, type Merchant, type Offer } from '../schema.js';
+import { merchants, numberSettings, offerNumbers, offers, type Merchant, type Offer } from '../schema.js';
 import { LedgerError, type Language } from './shared.js';
 
 /** API keys are 256-bit random tokens, so a plain SHA-256 is a sufficient hash at rest. */
@@ -86,4 +86,19 @@ export async function getOffer(db: Database, offerId: string): Promise<OfferView
     .where(eq(offerNumbers.offerId, offerId))
     .orderBy(asc(offerNumbers.number));
   return { ...offer, numbers: rows.map((r) => r.number) };
+}
+
+export interface NumberSettings {
+  number: string;
+  priceAnnouncement: string | null;
+}
+
+/** Sets how a premium number is announced to callers (see numberSettings in the schema). */
+export async function setNumberSettings(db: Database, settings: NumberSettings): Promise<NumberSettings> {
+  const [row] = await db
+    .insert(numberSettings)
+    .values(settings)
+    .onConflictDoUpdate({ target: numberSettings.number, set: { priceAnnouncement: settings.priceAnnouncement, updatedAt: sql`now()` } })
+    .returning({ number: numberSettings.number, priceAnnouncement: numberSettings.priceAnnouncement });
+  return row!;
 }

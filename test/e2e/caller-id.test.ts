@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asterisk } from '../support/asterisk.js';
 import { placeCall } from '../support/sipp.js';
-import { startE2eStack, type E2eStack } from '../support/stack.js';
+import { ADMIN, startE2eStack, type E2eStack } from '../support/stack.js';
 
 let s: E2eStack;
 beforeAll(async () => {
@@ -101,6 +101,23 @@ describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
     expect(await readPurchase(p.id)).toMatchObject({ status: 'completed', callsCounted: 2 });
     const events = (await s.t.db.execute(sql`select type from purchase_events where purchase_id = ${p.id} and type = 'completed'`)) as unknown as unknown[];
     expect(events).toHaveLength(1);
+  });
+
+  it('plays the price announcement free of charge, before answering', async () => {
+    const offerId = await offer(['0899101000'], 1, 1);
+    const p = await purchase(offerId, '0612345611');
+    // Any installed sound will do for the test; operators record their own price sentences.
+    const set = await s.http.request('PUT', '/v1/admin/numbers/0899101000', { token: ADMIN, body: { priceAnnouncement: 'sanscode/please-hold' } });
+    expect(set.status).toBe(200);
+    const call = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899101000', caller: '33612345611' });
+    expect(call, call.errors).toMatchObject({ exitCode: 0 });
+    await closedCalls('+33899101000', 1);
+    expect(await readPurchase(p.id)).toMatchObject({ status: 'completed' });
+    // The answer (billing) waited for the whole announcement, which lasts about 3 s.
+    const [row] = (await s.t.db.execute(
+      sql`select extract(epoch from answered_at - started_at)::float8 as unbilled from calls where dialed_number = '+33899101000'`,
+    )) as unknown as { unbilled: number }[];
+    expect(row!.unbilled).toBeGreaterThan(2);
   });
 
   it('holds no per-call state once calls are over (no listener or map leak)', async () => {

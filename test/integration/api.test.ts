@@ -91,6 +91,17 @@ describe('admin API', () => {
   });
 });
 
+describe('number settings', () => {
+  it('sets and clears the price announcement of a number, in E.164', async () => {
+    const set = await http.request('PUT', '/v1/admin/numbers/0899123456', { token: ADMIN, body: { priceAnnouncement: 'sanscode/price-2-99' } });
+    expect(set.body).toEqual({ number: '+33899123456', priceAnnouncement: 'sanscode/price-2-99' });
+    const cleared = await http.request('PUT', '/v1/admin/numbers/+33899123456', { token: ADMIN, body: { priceAnnouncement: null } });
+    expect(cleared.body).toEqual({ number: '+33899123456', priceAnnouncement: null });
+    expectProblem(await http.request('PUT', '/v1/admin/numbers/0899123456', { token: ADMIN, body: { priceAnnouncement: '../../etc/passwd' } }), 400);
+    expectProblem(await http.request('PUT', '/v1/admin/numbers/12', { token: ADMIN, body: { priceAnnouncement: null } }), 422);
+  });
+});
+
 describe('merchant API', () => {
   it('creates and reads a purchase', async () => {
     const created = await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId, callerNumber: '06 12 34 56 78', reference: 'art-42' } });

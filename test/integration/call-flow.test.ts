@@ -2,7 +2,7 @@
 // call gets. The real-Asterisk proof of the same paths is in test/e2e.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPurchase, getCall, getPurchase } from '../../db/ledger/index.js';
+import { createPurchase, getCall, getPurchase, setNumberSettings } from '../../db/ledger/index.js';
 import { CallFlow } from '../../ivr/call-flow.js';
 import type { Media } from '../../ivr/prompts.js';
 import type { HangupReason, IncomingCall, Telephony } from '../../ivr/telephony.js';
@@ -71,6 +71,15 @@ describe('call flow', () => {
     await flow.callEnded({ channelId: 'b2', cause: 16, causeText: 'Normal Clearing' });
     expect(await getPurchase(t.db, merchant.id, p.id)).toMatchObject({ status: 'completed', callsCounted: 2 });
     expect((await getCall(t.db, 'b2'))?.answeredSeconds).toBeGreaterThanOrEqual(1);
+  });
+
+  it('plays the number price announcement as free early media, before answering', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100005'], minCallSeconds: 0 });
+    await setNumberSettings(t.db, { number: '+33899100005', priceAnnouncement: 'sanscode/price-2-99' });
+    await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33644444444' });
+    await flow.callStarted(call('priced', '0899100005', '0644444444'));
+    expect(phone.of('priced').slice(0, 3)).toEqual(['progress', 'play[fr] sound:sanscode/price-2-99', 'answer']);
+    await flow.callEnded({ channelId: 'priced', cause: 16, causeText: 'Normal Clearing' });
   });
 
   it('records too_short when the caller hangs up before the minimum', async () => {

@@ -23,7 +23,7 @@ const purchase = (over: Partial<P> = {}): P => ({
   ...over,
 });
 const view = (p: P | null, language: 'fr' | 'en' | null = 'fr', mode: 'caller_id' | 'dynamic_number' = 'caller_id'): LedgerView => ({
-  number: language ? { mode, language } : null,
+  number: language ? { mode, language, priceAnnouncement: null } : null,
   purchase: p,
 });
 
@@ -46,26 +46,32 @@ describe('decideCall', () => {
       'pending purchase',
       facts(),
       view(purchase({ callsCounted: 1 })),
-      { action: 'answer', purchaseId: 'p1', language: 'en', minCallSeconds: 10, callsRemaining: 2 },
+      { action: 'answer', purchaseId: 'p1', language: 'en', minCallSeconds: 10, callsRemaining: 2, priceAnnouncement: null },
     ],
     [
       'pending purchase with another call in progress but room left',
       facts(),
       view(purchase({ callsCounted: 1, callsInProgress: 1 })),
-      { action: 'answer', purchaseId: 'p1', language: 'en', minCallSeconds: 10, callsRemaining: 2 },
+      { action: 'answer', purchaseId: 'p1', language: 'en', minCallSeconds: 10, callsRemaining: 2, priceAnnouncement: null },
     ],
     ['pool number not lent', facts(), view(null, 'en', 'dynamic_number'), { action: 'reject', outcome: 'number_not_lent', language: 'en' }],
     [
       'withheld caller on a lent number',
       facts({ caller: null }),
       view(purchase({ callsRequired: 2 }), 'fr', 'dynamic_number'),
-      { action: 'answer', purchaseId: 'p1', language: 'en', minCallSeconds: 10, callsRemaining: 2 },
+      { action: 'answer', purchaseId: 'p1', language: 'en', minCallSeconds: 10, callsRemaining: 2, priceAnnouncement: null },
     ],
     [
       'lent number whose purchase completed',
       facts(),
       view(purchase({ status: 'completed', callsCounted: 3 }), 'fr', 'dynamic_number'),
       { action: 'reject', outcome: 'no_purchase', language: 'en' },
+    ],
+    [
+      'pending purchase on a number with a price announcement',
+      facts(),
+      { number: { mode: 'caller_id', language: 'fr', priceAnnouncement: 'sanscode/price-2-99' }, purchase: purchase() } satisfies LedgerView,
+      { action: 'answer', purchaseId: 'p1', language: 'en', minCallSeconds: 10, callsRemaining: 3, priceAnnouncement: 'sanscode/price-2-99' },
     ],
   ] as const)('%s', (_name, f, v, expected) => {
     expect(decideCall(f, v, 'fr')).toEqual(expected);

@@ -1,0 +1,5 @@
+CREATE TABLE "number_settings" (
+	"number" text PRIMARY KEY NOT NULL,
+	"price_announcement" text,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
