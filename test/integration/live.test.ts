@@ -3,7 +3,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
-import { admitCall, countCall, endCall, markAnswered } from '../../db/ledger/index.js';
+import { sql } from 'drizzle-orm';
+import { admitCall, countCall, endCall, expireDuePurchases, markAnswered } from '../../db/ledger/index.js';
 import { decideCall } from '../../ivr/decide.js';
 import { startApiProcess } from '../support/api-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -102,6 +103,17 @@ describe('purchase event stream', () => {
     } finally {
       await other.stop();
     }
+  });
+
+  it('tells the page when the purchase expires (the sweep writes what reads already knew)', async () => {
+    const p = await newPurchase();
+    const stream = await openSse(`${http.base}/v1/client/events?token=${p.clientToken}`);
+    await stream.take(1);
+    await t.db.execute(sql`update purchases set expires_at = now() - interval '1 second' where id = ${p.id}`);
+    expect(await expireDuePurchases(t.db)).toBeGreaterThanOrEqual(1);
+    const [, expired] = await stream.take(2);
+    stream.close();
+    expect(expired).toMatchObject({ event: 'expired', data: { status: 'expired', callsRemaining: 2 } });
   });
 });
 
