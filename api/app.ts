@@ -31,6 +31,8 @@ export interface ApiOptions {
   stream?: StreamOptions;
   /** Serve the demo merchant site under /demo (development only). */
   demo?: boolean;
+  /** Accept webhook URLs on loopback/private addresses (development, tests). */
+  webhookAllowPrivateNetworks?: boolean;
 }
 
 export function createApi(opts: ApiOptions): express.Express {
@@ -62,7 +64,7 @@ export function createApi(opts: ApiOptions): express.Express {
   // Everything else under /v1 is the merchant API, authenticated by the merchant's key.
   const merchant = express.Router();
   merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion, { tokens, hub, stream: opts.stream }));
-  merchant.use(webhookRoutes(opts.db));
+  merchant.use(webhookRoutes(opts.db, opts.webhookAllowPrivateNetworks ?? false));
   merchant.use(originRoutes(opts.db));
   app.use('/v1', limiter.guard, requireMerchant(opts.db, limiter), json, merchant);
 

@@ -21,6 +21,8 @@ const schema = z.object({
   MAX_CALL_SECONDS: z.coerce.number().int().positive().default(3600),
   // Serve the demo merchant site under /demo (npm run stack sets it; never in production).
   DEMO: z.stringbool().default(false),
+  // Webhooks to loopback/private addresses: refused unless allowed (development only).
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.stringbool().default(false),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -12,6 +12,8 @@ bash scripts/node-deps.sh
 export ADMIN_TOKEN="${ADMIN_TOKEN:-dev-admin-token-change-me}"
 export PORT="${PORT:-3000}"
 export DEMO="${DEMO:-true}"   # demo merchant site under /demo (web/widget.js in action)
+# Local webhook receivers (http://127.0.0.1:…) are refused in production; allow them here.
+export WEBHOOK_ALLOW_PRIVATE_NETWORKS="${WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true}"
 if [ -z "${DATABASE_URL:-}" ] && psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
   if [ "$(psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc "select 1 from pg_database where datname = 'sanscode'")" != 1 ]; then
     psql "postgres://postgres@127.0.0.1:5432/postgres" -qc 'create database sanscode'

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.js';
 import { claimDueDeliveries, markDelivered, markFailed, type ClaimedDelivery } from '../db/outbox.js';
+import { refusedDestination } from './destination.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 
 export interface WebhookSenderOptions {
@@ -22,6 +23,8 @@ export interface WebhookSenderOptions {
   leaseMs?: number;
   /** Deliveries claimed (and sent concurrently) per poll. */
   batchSize?: number;
+  /** Deliver to loopback and private addresses too (development, tests); default false. */
+  allowPrivateNetworks?: boolean;
 }
 
 export interface WebhookSender {
@@ -36,6 +39,7 @@ const DEFAULTS = {
   timeoutMs: 10_000,
   leaseMs: 60_000,
   batchSize: 10,
+  allowPrivateNetworks: false,
 };
 
 /** Retry delay after the n-th failed attempt (n ≥ 1): base × 2^(n-1), capped, plus up to 10 % jitter. */
@@ -62,6 +66,8 @@ export function startWebhookSender(db: Database, log: Logger, opts: WebhookSende
     let statusCode: number | null = null;
     let error: string | null = null;
     try {
+      const refused = await refusedDestination(c.url, o.allowPrivateNetworks);
+      if (refused) throw new Error(`destination refused: ${refused}`);
       const res = await fetch(c.url, {
         method: 'POST',
         headers: {

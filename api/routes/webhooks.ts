@@ -6,7 +6,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import { listDeliveries, removeWebhook, setWebhook } from '../../db/outbox.js';
-import { invalidRequest } from '../problem.js';
+import { refusedDestination } from '../../webhooks/destination.js';
+import { HttpProblem, invalidRequest } from '../problem.js';
 
 const webhookUrl = z
   .string()
@@ -33,12 +34,19 @@ const deliveriesQuery = z.strictObject({
   purchaseId: z.uuid().optional(),
 });
 
-export function webhookRoutes(db: Database): Router {
+/** allowPrivateNetworks: accept receivers on loopback or private addresses (development). */
+export function webhookRoutes(db: Database, allowPrivateNetworks = false): Router {
   const router = Router();
 
   router.put('/webhook', async (req, res) => {
     const body = putWebhookBody.safeParse(req.body);
     if (!body.success) throw invalidRequest(body.error);
+    const refused = await refusedDestination(body.data.url, allowPrivateNetworks);
+    if (refused) {
+      throw new HttpProblem(422, 'webhook-destination-refused', 'Webhook destination refused', `${refused}: webhooks go to public addresses only.`, {
+        errors: [{ field: 'url', message: refused }],
+      });
+    }
     const settings = await setWebhook(db, req.merchant!.id, body.data.url, body.data.rotateSecret ?? false);
     res.set('Cache-Control', 'no-store').json(settings);
   });

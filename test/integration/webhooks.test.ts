@@ -20,7 +20,7 @@ import { listen, type Http } from '../support/http.js';
 const ADMIN = 'admin-token-for-tests-0123456789';
 const silent = pino({ level: 'silent' });
 /** Fast retries so that a test sees many attempts in a second or two. */
-const FAST: WebhookSenderOptions = { baseBackoffMs: 50, maxBackoffMs: 200, pollMs: 20 };
+const FAST: WebhookSenderOptions = { baseBackoffMs: 50, maxBackoffMs: 200, pollMs: 20, allowPrivateNetworks: true };
 
 let t: TestDatabase;
 let http: Http;
@@ -29,7 +29,8 @@ const senders: WebhookSender[] = [];
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  http = await listen(createApi({ db: t.db, log: silent, adminToken: ADMIN, defaultRegion: 'FR', authFailuresPerMinute: 1000 }));
+  // The test receivers listen on 127.0.0.1: allowed here, refused by default (see the last tests).
+  http = await listen(createApi({ db: t.db, log: silent, adminToken: ADMIN, defaultRegion: 'FR', authFailuresPerMinute: 1000, webhookAllowPrivateNetworks: true }));
 });
 afterAll(async () => {
   await Promise.all(senders.map((s) => s.stop()));
@@ -444,5 +445,36 @@ describe('webhook delivery', () => {
     const [row] = await rowsOf(s.merchantId);
     expect(row).toMatchObject({ status: 'delivered', attempts: 2, lastStatusCode: 200 });
     expect(r.accepted()).toHaveLength(1);
+  });
+});
+
+describe('destinations', () => {
+  it('refuses loopback, private and metadata addresses unless the operator allows them', async () => {
+    const strict = await listen(createApi({ db: t.db, log: silent, adminToken: ADMIN, defaultRegion: 'FR' }));
+    try {
+      const { merchant } = await provision(t.db, { numbers: ['+33899400099'] }, 'strict');
+      for (const url of ['http://127.0.0.1:8080/x', 'http://localhost/x', 'http://10.1.2.3/x', 'http://169.254.169.254/latest', 'http://[::1]/x', 'http://[::ffff:192.168.1.1]/x']) {
+        const res = await strict.request('PUT', '/v1/webhook', { token: merchant.apiKey, body: { url } });
+        expect(res.status, url).toBe(422);
+        expect(res.body.type).toBe('urn:sanscode:problem:webhook-destination-refused');
+      }
+      expect((await strict.request('PUT', '/v1/webhook', { token: merchant.apiKey, body: { url: 'https://93.184.215.14/hooks' } })).status).toBe(200);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('checks again at delivery time, and records the refusal as a failed attempt', async () => {
+    const r = await receiver();
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899400098'] }, 'rebinding');
+    await http.request('PUT', '/v1/webhook', { token: merchant.apiKey, body: { url: r.url } });
+    const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33600009998' });
+    await cancelPurchase(t.db, merchant.id, p.id);
+    const s = sender(t.db, { allowPrivateNetworks: false });
+    const delivery = async () => (await t.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.purchaseId, p.id)))[0];
+    await waitFor('a refused attempt', async () => ((await delivery())?.attempts ?? 0) >= 1);
+    await s.stop();
+    expect((await delivery())?.lastError).toMatch(/destination refused/);
+    expect(r.hits).toHaveLength(0);
   });
 });
