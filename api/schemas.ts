@@ -1,6 +1,7 @@
 // Request bodies, validated with zod before anything touches the ledger. Phone numbers are
 // only checked for shape here; whether they are real numbers is the routes' 422.
 import { z } from 'zod';
+import { callOutcomes } from '../db/schema.js';
 
 const phoneInput = z.string().trim().min(1).max(32);
 
@@ -68,4 +69,11 @@ export const numberSettingsBody = z.strictObject({
     .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'a sound name such as sanscode/price-2-99 (no extension)')
     .max(100)
     .nullable(),
+});
+
+export const callsQuery = z.strictObject({
+  outcome: z.enum(callOutcomes).optional(),
+  dialed: z.string().max(32).optional(),
+  purchaseId: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
 });

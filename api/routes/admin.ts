@@ -2,10 +2,10 @@
 // Validate, call the ledger, shape the answer.
 import { Router } from 'express';
 import type { Database } from '../../db/client.js';
-import { createMerchant, createOffer, getOffer, poolStatus, setNumberSettings, type OfferView } from '../../db/ledger/index.js';
+import { createMerchant, createOffer, getOffer, listCalls, poolStatus, setNumberSettings, type OfferView } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
 import { HttpProblem, invalidRequest, notFound } from '../problem.js';
-import { createMerchantBody, createOfferBody, numberSettingsBody, uuidParam } from '../schemas.js';
+import { callsQuery, createMerchantBody, createOfferBody, numberSettingsBody, uuidParam } from '../schemas.js';
 
 export function adminRoutes(db: Database, defaultRegion: string): Router {
   const router = Router();
@@ -66,6 +66,32 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
     const body = numberSettingsBody.safeParse(req.body);
     if (!body.success) throw invalidRequest(body.error);
     res.json(await setNumberSettings(db, { number, priceAnnouncement: body.data.priceAnnouncement }));
+  });
+
+  /** GET /v1/admin/calls?outcome=lost&dialed=0899123456&purchaseId=…&limit=100 — the call record. */
+  router.get('/calls', async (req, res) => {
+    const q = callsQuery.safeParse(req.query);
+    if (!q.success) throw invalidRequest(q.error);
+    const dialed = q.data.dialed === undefined ? undefined : toE164(q.data.dialed, defaultRegion);
+    if (dialed === null) throw new HttpProblem(422, 'invalid-phone-number', 'Invalid phone number', `"${q.data.dialed}" is not a valid phone number.`);
+    const rows = await listCalls(db, { ...q.data, dialed });
+    res.json({
+      calls: rows.map((c) => ({
+        channelId: c.channelId,
+        asteriskId: c.asteriskId,
+        dialedNumber: c.dialedNumber ?? c.dialedRaw,
+        callerNumber: c.callerNumber,
+        outcome: c.outcome,
+        purchaseId: c.purchaseId,
+        startedAt: c.startedAt.toISOString(),
+        answeredAt: c.answeredAt?.toISOString() ?? null,
+        countedAt: c.countedAt?.toISOString() ?? null,
+        endedAt: c.endedAt?.toISOString() ?? null,
+        answeredSeconds: c.answeredSeconds,
+        hangupCause: c.hangupCause,
+        hangupCauseText: c.hangupCauseText,
+      })),
+    });
   });
 
   return router;

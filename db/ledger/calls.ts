@@ -294,3 +294,27 @@ async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
   if (completed) await recordEvent(tx, purchase.id, 'completed');
   return { counted: true, completed, purchase: toPurchaseView(await purchaseById(tx, purchase.id)) };
 }
+
+export interface CallQuery {
+  outcome?: CallOutcome | undefined;
+  /** E.164 dialed number. */
+  dialed?: string | undefined;
+  purchaseId?: string | undefined;
+  limit: number;
+}
+
+/** The call record, newest first: what the operator audits (lost calls, refusals...). */
+export async function listCalls(db: Database, q: CallQuery): Promise<CallRow[]> {
+  return db
+    .select()
+    .from(calls)
+    .where(
+      and(
+        q.outcome ? eq(calls.outcome, q.outcome) : undefined,
+        q.dialed ? eq(calls.dialedNumber, q.dialed) : undefined,
+        q.purchaseId ? eq(calls.purchaseId, q.purchaseId) : undefined,
+      ),
+    )
+    .orderBy(desc(calls.startedAt))
+    .limit(q.limit);
+}

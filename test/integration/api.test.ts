@@ -102,6 +102,20 @@ describe('number settings', () => {
   });
 });
 
+describe('call record', () => {
+  it('lists calls for the operator, filtered by outcome and number', async () => {
+    const { admitCall } = await import('../../db/ledger/index.js');
+    const { decideCall } = await import('../../ivr/decide.js');
+    const facts = { channelId: 'audit-1', asteriskId: null, dialedRaw: '0899123456', dialed: '+33899123456', callerRaw: 'anonymous', caller: null };
+    await admitCall(t.db, facts, (f, v) => decideCall(f, v, 'fr'), { maxCallSeconds: 3600 });
+    const res = await http.request('GET', '/v1/admin/calls?outcome=anonymous&dialed=0899123456', { token: ADMIN });
+    expect(res.status).toBe(200);
+    expect(res.body.calls).toEqual([expect.objectContaining({ channelId: 'audit-1', outcome: 'anonymous', dialedNumber: '+33899123456', answeredAt: null })]);
+    expectProblem(await http.request('GET', '/v1/admin/calls?outcome=whatever', { token: ADMIN }), 400);
+    expectProblem(await http.request('GET', '/v1/admin/calls', { token: merchant.apiKey }), 401);
+  });
+});
+
 describe('merchant API', () => {
   it('creates and reads a purchase', async () => {
     const created = await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId, callerNumber: '06 12 34 56 78', reference: 'art-42' } });
