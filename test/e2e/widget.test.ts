@@ -70,8 +70,8 @@ describe('widget on the demo merchant page', () => {
 
     const first = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899123456', caller: '33612345678' });
     expect(first, first.errors).toMatchObject({ exitCode: 0 });
-    // SIPp returns on the IVR's BYE, a moment before the IVR records the end of the call; until
-    // then the ledger (rightly) refuses a call that could not count.
+    // SIPp returns on the IVR's BYE, a moment before the IVR records the end of the call: wait
+    // for the record so the assertions below see a settled ledger.
     await s.closedCalls('+33899123456', 1);
     await waitStatus(page, /^Il vous reste 1 appel$/);
     await page.screenshot({ path: 'test-artifacts/widget-pending.png', fullPage: true });
