@@ -11,6 +11,9 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# Served as files next to the build: the widget, and the demo page (only used with DEMO=true).
+COPY --from=build /app/web ./web
+COPY --from=build /app/demo/page.html ./demo/page.html
 COPY package.json ./
 USER node
 EXPOSE 3000
