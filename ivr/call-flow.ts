@@ -13,6 +13,7 @@ import {
   openCalls,
   type Admission,
   type CallFacts,
+  type CallPlan,
 } from '../db/ledger/index.js';
 import { decideCall } from './decide.js';
 import { afterCount, greeting, priceAnnouncement, refusal } from './prompts.js';
@@ -30,6 +31,8 @@ interface Session {
   markHungUp: () => void;
   /** Set when the hang-up arrived before the call was even recorded. */
   earlyHangup?: HangupInfo;
+  /** This process stopped following the call (shutdown); another IVR may take it up. */
+  stopped?: boolean;
 }
 
 export class CallFlow {
@@ -58,7 +61,7 @@ export class CallFlow {
       caller: callerToE164(call.callerRaw, this.opts.defaultRegion),
     };
     const log = this.log.child({ channelId: call.channelId });
-    let admission: Admission;
+    let admission: CallPlan;
     try {
       const result = await admitCall(this.db, facts, (f, v) => decideCall(f, v, this.opts.defaultLanguage), {
         maxCallSeconds: this.opts.maxCallSeconds,
@@ -70,6 +73,7 @@ export class CallFlow {
       log.error({ err, dialed: facts.dialedRaw }, 'call decision failed: refusing unanswered');
       admission = { action: 'reject', outcome: 'failed', language: this.opts.defaultLanguage };
     }
+    if (session.stopped) return;
     if (session.earlyHangup) {
       // The caller hung up while we were deciding: close the record we just wrote.
       await this.callEnded(session.earlyHangup);
@@ -97,6 +101,18 @@ export class CallFlow {
       // The call stays open in the ledger; the next resync closes it.
       this.log.error({ err, channelId: info.channelId }, 'could not record call end');
     }
+  }
+
+  /**
+   * Stops following calls (shutdown): nothing more is counted or played by this process. The
+   * channels stay in Asterisk's application and the next IVR to connect takes them up.
+   */
+  stop(): void {
+    for (const session of this.sessions.values()) {
+      session.stopped = true;
+      session.markHungUp();
+    }
+    this.sessions.clear();
   }
 
   /**
@@ -129,10 +145,15 @@ export class CallFlow {
     return session;
   }
 
-  private async run(channelId: string, admission: Admission, session: Session, log: Logger): Promise<void> {
+  private async run(channelId: string, admission: CallPlan, session: Session, log: Logger): Promise<void> {
     try {
       if (admission.action === 'reject') await this.refuse(channelId, admission);
-      else await this.serve(channelId, admission, session, log);
+      else if (admission.action === 'answer') await this.serve(channelId, admission, session, log);
+      else {
+        // Settled while the IVR was away (restart): say where the purchase stands, hang up.
+        await this.phone.play(channelId, afterCount(admission.callsRemaining), admission.language);
+        await this.phone.hangup(channelId, 'normal');
+      }
     } catch (err) {
       // Most often the caller hung up under us (ARI answers 404): nothing left to do.
       if (this.sessions.has(channelId)) log.warn({ err }, 'call flow interrupted');
@@ -162,8 +183,12 @@ export class CallFlow {
       await this.phone.answer(channelId);
       await markAnswered(this.db, channelId);
     }
-    const greetingDone = this.phone.play(channelId, greeting(admission.callsRemaining), admission.language);
-    let result = await this.waitThenCount(channelId, admission.minCallSeconds, session);
+    // A call taken up after a restart has heard its greeting and run part of its minimum: no
+    // second greeting, and the ledger says how much is left (too_early) rather than waiting
+    // the whole minimum again on the caller's bill.
+    const resumed = Boolean(recorded?.answeredAt);
+    const greetingDone = resumed ? Promise.resolve() : this.phone.play(channelId, greeting(admission.callsRemaining), admission.language);
+    let result = await this.waitThenCount(channelId, resumed ? 0 : admission.minCallSeconds, session);
     if (!result) return; // caller hung up before the minimum: endCall records too_short
     await greetingDone;
     if (!result.counted) {

@@ -34,5 +34,12 @@ export async function startIvr(db: Database, config: Config, log: Logger): Promi
         .then((live) => flow.resync(asteriskId, live))
         .catch(report('resync failed')),
   });
-  return { flow, telephony, stop: () => telephony.stop() };
+  return {
+    flow,
+    telephony,
+    async stop() {
+      flow.stop();
+      await telephony.stop();
+    },
+  };
 }

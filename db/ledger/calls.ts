@@ -72,7 +72,7 @@ export async function admitCall(
   facts: CallFacts,
   decide: (facts: CallFacts, view: LedgerView) => Admission,
   opts: { maxCallSeconds: number },
-): Promise<{ admission: Admission; duplicate: boolean }> {
+): Promise<{ admission: CallPlan; duplicate: boolean }> {
   return db.transaction(async (tx) => {
     const [seen] = await tx.select().from(calls).where(eq(calls.channelId, facts.channelId));
     if (seen) return { admission: await admissionOf(tx, seen), duplicate: true };
@@ -156,20 +156,32 @@ async function purchaseForCall(tx: Tx, mode: 'caller_id' | 'dynamic_number', dia
   return p ?? null;
 }
 
-/** Rebuilds the decision recorded for a channel (used when a channel is seen again after a restart). */
-async function admissionOf(tx: Tx, call: CallRow): Promise<Admission> {
+/**
+ * A channel seen again (an IVR restarted while it was up) whose call was already answered and
+ * settled: say where the purchase stands and hang up. Never produced by the call decision.
+ */
+export type Conclusion = { action: 'conclude'; language: Language; callsRemaining: number };
+export type CallPlan = Admission | Conclusion;
+
+const REFUSALS: readonly CallOutcome[] = ['anonymous', 'no_purchase', 'unknown_number', 'expired', 'call_in_progress', 'number_not_lent', 'failed'];
+
+/** What to do with a channel already recorded (seen again after a restart). */
+async function admissionOf(tx: Tx, call: CallRow): Promise<CallPlan> {
   const p = call.purchaseId ? await purchaseById(tx, call.purchaseId) : null;
-  if (call.outcome !== 'in_progress' || !p) {
-    const outcome = call.outcome === 'in_progress' ? 'failed' : call.outcome;
-    return { action: 'reject', outcome: outcome as RejectOutcome, language: p?.language ?? 'fr' };
-  }
-  // Seen again after a restart: the price was announced, if at all, the first time.
+  const language = p?.language ?? 'fr';
+  // Refused calls were never answered: refuse again, the same way.
+  if (REFUSALS.includes(call.outcome)) return { action: 'reject', outcome: call.outcome as RejectOutcome, language };
+  if (!p) return { action: 'reject', outcome: 'failed', language };
+  const callsRemaining = p.callsRequired - p.callsCounted;
+  // Counted (or otherwise settled) while we were away: only the goodbye is left.
+  if (call.outcome !== 'in_progress') return { action: 'conclude', language, callsRemaining };
+  // Still to count. The price was announced, if at all, the first time.
   return {
     action: 'answer',
     purchaseId: p.id,
-    language: p.language,
+    language,
     minCallSeconds: p.minCallSeconds,
-    callsRemaining: p.callsRequired - p.callsCounted,
+    callsRemaining,
     priceAnnouncement: null,
   };
 }

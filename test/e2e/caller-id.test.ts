@@ -143,6 +143,25 @@ describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
     expect(await readPurchase(p.id)).toMatchObject({ status: 'completed' });
   });
 
+  it('takes up a call still in progress after the IVR restarts, and counts it', async () => {
+    const offerId = await offer(['0899101200'], 1, 6);
+    const p = await purchase(offerId, '0612345613');
+    const calling = placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899101200', caller: '33612345613' });
+    // Wait until the call is answered, then kill the IVR under it.
+    for (let i = 0; i < 100; i++) {
+      const rows = (await s.t.db.execute(sql`select 1 from calls where dialed_number = '+33899101200' and answered_at is not null`)) as unknown as unknown[];
+      if (rows.length > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await s.stopIvr();
+    await s.startIvr(); // a new process would do the same: list the channels still in Stasis, resume them
+    const call = await calling;
+    expect(call, call.errors).toMatchObject({ exitCode: 0 });
+    const [record] = await closedCalls('+33899101200', 1);
+    expect(record).toMatchObject({ outcome: 'counted', purchase_id: p.id });
+    expect(await readPurchase(p.id)).toMatchObject({ status: 'completed' });
+  });
+
   it('keeps reconnecting after ari-client gives up (Asterisk down for longer than its ~43 s of retries)', { timeout: 180_000 }, async () => {
     const offerId = await offer(['0899100900'], 1, 1);
     const p = await purchase(offerId, '0612345610');

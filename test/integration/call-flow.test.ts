@@ -2,7 +2,8 @@
 // call gets. The real-Asterisk proof of the same paths is in test/e2e.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPurchase, getCall, getPurchase, setNumberSettings } from '../../db/ledger/index.js';
+import { admitCall, countCall, createPurchase, getCall, getPurchase, markAnswered, setNumberSettings } from '../../db/ledger/index.js';
+import { decideCall } from '../../ivr/decide.js';
 import { CallFlow } from '../../ivr/call-flow.js';
 import type { Media } from '../../ivr/prompts.js';
 import type { HangupReason, IncomingCall, Telephony } from '../../ivr/telephony.js';
@@ -93,6 +94,32 @@ describe('call flow', () => {
     expect(await getCall(t.db, 'short')).toMatchObject({ outcome: 'too_short' });
     expect(await getPurchase(t.db, merchant.id, p.id)).toMatchObject({ callsCounted: 0, status: 'pending' });
     expect(flow.activeCalls).toBe(0);
+  });
+
+  it('only says goodbye to a call counted while the IVR was away', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100006'], callsRequired: 2, minCallSeconds: 0 });
+    await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33655555555' });
+    const facts = { channelId: 'settled', asteriskId: 'node-1', dialedRaw: '0899100006', dialed: '+33899100006', callerRaw: '0655555555', caller: '+33655555555' };
+    await admitCall(t.db, facts, (f, v) => decideCall(f, v, 'fr'), { maxCallSeconds: 3600 });
+    await markAnswered(t.db, 'settled');
+    await countCall(t.db, 'settled'); // by the previous IVR, which then died
+    const restarted = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+    await restarted.callStarted(call('settled', '0899100006', '0655555555'));
+    expect(phone.of('settled')).toEqual(['play[fr] sound:sanscode/calls-remaining-one sound:sanscode/call-counted', 'hangup normal']);
+    await restarted.callEnded({ channelId: 'settled', cause: 16, causeText: null });
+    expect(await getCall(t.db, 'settled')).toMatchObject({ outcome: 'counted' });
+  });
+
+  it('stops following its calls on shutdown, leaving them to the next IVR', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100007'], minCallSeconds: 30 });
+    await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33666666666' });
+    const leaving = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+    const running = leaving.callStarted(call('handed-over', '0899100007', '0666666666'));
+    await new Promise((r) => setTimeout(r, 300));
+    leaving.stop();
+    await running;
+    expect(phone.of('handed-over')).toEqual(['answer', expect.stringContaining('calls-remaining-one')]);
+    expect(await getCall(t.db, 'handed-over')).toMatchObject({ outcome: 'in_progress', endedAt: null });
   });
 
   it('closes calls lost while away and resumes live ones after a reconnect', async () => {
