@@ -131,16 +131,21 @@ describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
     expect(s.ivr()!.telephony.heldState).toEqual({ channels: 0, playbacks: 0, listeners: before.listeners });
   });
 
-  it('reconnects and re-registers its application after Asterisk restarts', async () => {
-    const offerId = await offer(['0899100800'], 1, 1);
-    const p = await purchase(offerId, '0612345609');
+  /** Asterisk goes away for `downMs`, comes back; the IVR must be answering calls again. */
+  async function survivesAsteriskOutage(dialed: string, caller: string, downMs: number) {
+    const p = await purchase(await offer([dialed], 1, 1), caller);
     await asterisk('stop');
+    await new Promise((r) => setTimeout(r, downMs));
     await asterisk('start');
     for (let i = 0; i < 300 && !(await asterisk('rx', 'ari show apps')).includes('sanscode'); i++) await new Promise((r) => setTimeout(r, 200));
-    const call = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899100800', caller: '33612345609' });
+    const call = await placeCall({ scenario: 'uac-answered-wait-bye', dialed, caller: `33${caller.slice(1)}` });
     expect(call, call.errors).toMatchObject({ exitCode: 0 });
-    await closedCalls('+33899100800', 1);
+    await closedCalls(`+33${dialed.slice(1)}`, 1);
     expect(await readPurchase(p.id)).toMatchObject({ status: 'completed' });
+  }
+
+  it('reconnects and re-registers its application after Asterisk restarts', async () => {
+    await survivesAsteriskOutage('0899100800', '0612345609', 0);
   });
 
   it('takes up a call still in progress after the IVR restarts, and counts it', async () => {
@@ -163,16 +168,7 @@ describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
   });
 
   it('keeps reconnecting after ari-client gives up (Asterisk down for longer than its ~43 s of retries)', { timeout: 180_000 }, async () => {
-    const offerId = await offer(['0899100900'], 1, 1);
-    const p = await purchase(offerId, '0612345610');
-    await asterisk('stop');
-    await new Promise((r) => setTimeout(r, 50_000));
-    await asterisk('start');
-    for (let i = 0; i < 300 && !(await asterisk('rx', 'ari show apps')).includes('sanscode'); i++) await new Promise((r) => setTimeout(r, 200));
-    const call = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899100900', caller: '33612345610' });
-    expect(call, call.errors).toMatchObject({ exitCode: 0 });
-    await closedCalls('+33899100900', 1);
-    expect(await readPurchase(p.id)).toMatchObject({ status: 'completed' });
+    await survivesAsteriskOutage('0899100900', '0612345610', 50_000);
   });
 
   it('gives only early media, never an answer, while the IVR is down', async () => {
