@@ -62,11 +62,13 @@ export class CallFlow {
     };
     const log = this.log.child({ channelId: call.channelId });
     let admission: CallPlan;
+    let duplicate = false;
     try {
       const result = await admitCall(this.db, facts, (f, v) => decideCall(f, v, this.opts.defaultLanguage), {
         maxCallSeconds: this.opts.maxCallSeconds,
       });
       admission = result.admission;
+      duplicate = result.duplicate;
       log.info({ dialed: facts.dialed ?? facts.dialedRaw, caller: facts.caller, ...admission, duplicate: result.duplicate }, 'call decision');
     } catch (err) {
       // Without the ledger we cannot credit anyone, so nobody is answered.
@@ -79,7 +81,7 @@ export class CallFlow {
       await this.callEnded(session.earlyHangup);
       return;
     }
-    await this.run(call.channelId, admission, session, log);
+    await this.run(call.channelId, admission, session, log, duplicate);
   }
 
   async callEnded(info: HangupInfo): Promise<void> {
@@ -145,10 +147,10 @@ export class CallFlow {
     return session;
   }
 
-  private async run(channelId: string, admission: CallPlan, session: Session, log: Logger): Promise<void> {
+  private async run(channelId: string, admission: CallPlan, session: Session, log: Logger, duplicate: boolean): Promise<void> {
     try {
       if (admission.action === 'reject') await this.refuse(channelId, admission);
-      else if (admission.action === 'answer') await this.serve(channelId, admission, session, log);
+      else if (admission.action === 'answer') await this.serve(channelId, admission, session, log, duplicate);
       else {
         // Settled while the IVR was away (restart): say where the purchase stands, hang up.
         await this.phone.play(channelId, afterCount(admission.callsRemaining), admission.language);
@@ -172,8 +174,10 @@ export class CallFlow {
     admission: Extract<Admission, { action: 'answer' }>,
     session: Session,
     log: Logger,
+    duplicate: boolean,
   ): Promise<void> {
-    const recorded = await getCall(this.db, channelId);
+    // Only a channel seen before (IVR restart) may already be answered: no extra read per call.
+    const recorded = duplicate ? await getCall(this.db, channelId) : null;
     if (!recorded?.answeredAt) {
       if (admission.priceAnnouncement) {
         // The mandatory price announcement must be free: play it before answering.

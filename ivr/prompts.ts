@@ -49,20 +49,3 @@ export function refusal(outcome: RejectOutcome): Media {
       return [sound('service-unavailable')];
   }
 }
-
-/** All sound file names the IVR may play: the setup checks they are installed. */
-export const soundNames = [
-  'calls-remaining-one',
-  'calls-remaining-prefix',
-  'calls-remaining-suffix',
-  'please-hold',
-  'call-counted',
-  'purchase-confirmed',
-  'caller-id-withheld',
-  'no-pending-purchase',
-  'unknown-number',
-  'purchase-expired',
-  'call-in-progress',
-  'number-not-lent',
-  'service-unavailable',
-] as const;
