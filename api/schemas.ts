@@ -1,7 +1,7 @@
 // Request bodies, validated with zod before anything touches the ledger. Phone numbers are
 // only checked for shape here; whether they are real numbers is the routes' 422.
 import { z } from 'zod';
-import { callOutcomes } from '../db/schema.js';
+import { callOutcomes, languages, offerModes } from '../domain/index.js';
 
 const phoneInput = z.string().trim().min(1).max(32);
 
@@ -15,7 +15,7 @@ const offerCommon = {
   callsRequired: z.int().min(1).max(20),
   minCallSeconds: z.int().min(0).max(600),
   numbers: z.array(phoneInput).min(1).max(1000),
-  language: z.enum(['fr', 'en']),
+  language: z.enum(languages),
   /** Shown by the widget next to the number (price information is mandatory on SVA pages). */
   priceLine: z.string().trim().min(1).max(200).optional(),
 };
@@ -31,7 +31,7 @@ const offerCommon = {
 export const createOfferBody = z
   .strictObject({
     ...offerCommon,
-    mode: z.enum(['caller_id', 'dynamic_number']),
+    mode: z.enum(offerModes),
     purchaseTtlSeconds: z.int().min(10).max(604800).optional(),
     holdSeconds: z.int().min(10).max(86400).optional(),
     maxHoldSeconds: z.int().min(10).max(86400).optional(),

@@ -10,7 +10,6 @@ import { pino } from 'pino';
 import { sql } from 'drizzle-orm';
 import { createApi } from '../api/app.js';
 import { admitCall, createPurchase } from '../db/ledger/index.js';
-import { decideCall } from '../ivr/decide.js';
 import { createTestDatabase } from '../test/support/db.js';
 import { provision } from '../test/support/fixtures.js';
 
@@ -87,7 +86,7 @@ try {
     t.db.execute(sql`select * from purchases where number_to_call = '+33899999001' and caller_number = '+33612345678'`),
   );
   const admitRes = await measure('admitCall (decide under lock + call row)', calls, 10, (i) =>
-    admitCall(t.db, facts(i), (f, v) => decideCall(f, v, 'fr'), { maxCallSeconds: 3600 }),
+    admitCall(t.db, facts(i), { maxCallSeconds: 3600, defaultLanguage: 'fr' }),
   );
 
   console.log(`sanscode bench — ${new Date().toISOString()}, node ${process.version}, ${rounds} requests / ${calls} calls, loopback\n`);

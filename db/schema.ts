@@ -15,6 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { callOutcomes, languages, offerModes, purchaseStatuses } from '../domain/index.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -38,7 +39,7 @@ export const offers = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     merchantId: uuid('merchant_id').notNull().references(() => merchants.id),
     name: text('name').notNull(),
-    mode: text('mode', { enum: ['caller_id', 'dynamic_number'] }).notNull(),
+    mode: text('mode', { enum: offerModes }).notNull(),
     callsRequired: integer('calls_required').notNull(),
     minCallSeconds: integer('min_call_seconds').notNull(),
     /** Life of a pending purchase; in dynamic_number mode, the hold of a lent number. */
@@ -47,7 +48,7 @@ export const offers = pgTable(
     maxHoldSeconds: integer('max_hold_seconds'),
     /** dynamic_number: rest after a lending ends, so a late call cannot credit the next visitor. */
     quarantineSeconds: integer('quarantine_seconds'),
-    language: text('language', { enum: ['fr', 'en'] }).notNull(),
+    language: text('language', { enum: languages }).notNull(),
     /** Price line the widget shows, e.g. "2 appels à 2,99 € TTC + prix d'un appel". */
     priceLine: text('price_line'),
     createdAt: createdAt(),
@@ -90,9 +91,6 @@ export const numberSettings = pgTable('number_settings', {
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
-export const purchaseStatuses = ['pending', 'completed', 'expired', 'cancelled'] as const;
-export type PurchaseStatus = (typeof purchaseStatuses)[number];
-
 /**
  * A buyer's purchase. `status` is the stored state; a pending purchase whose `expires_at` has
  * passed is expired whatever the column says (no sweeper is needed for correctness), and the
@@ -104,7 +102,7 @@ export const purchases = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     merchantId: uuid('merchant_id').notNull().references(() => merchants.id),
     offerId: uuid('offer_id').notNull().references(() => offers.id),
-    mode: text('mode', { enum: ['caller_id', 'dynamic_number'] }).notNull(),
+    mode: text('mode', { enum: offerModes }).notNull(),
     status: text('status', { enum: purchaseStatuses }).notNull().default('pending'),
     reference: text('reference'),
     callerNumber: text('caller_number'),
@@ -112,7 +110,7 @@ export const purchases = pgTable(
     callsRequired: integer('calls_required').notNull(),
     callsCounted: integer('calls_counted').notNull().default(0),
     minCallSeconds: integer('min_call_seconds').notNull(),
-    language: text('language', { enum: ['fr', 'en'] }).notNull(),
+    language: text('language', { enum: languages }).notNull(),
     createdAt: createdAt(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
@@ -131,23 +129,10 @@ export const purchases = pgTable(
   ],
 );
 
-export const callOutcomes = [
-  'in_progress', // answered (or about to be) and not yet over
-  'counted', // lasted the minimum and was credited
-  'too_short', // answered, hung up before the minimum
-  'abandoned', // accepted, but the caller hung up before we could answer
-  'anonymous', // withheld or missing caller ID: not answered
-  'no_purchase', // no pending purchase for this caller on this number: not answered
-  'unknown_number', // dialed number belongs to no offer: not answered
-  'expired', // the caller's purchase has expired: not answered
-  'call_in_progress', // other calls already in progress will complete the purchase: not answered
-  'number_not_lent', // pool number not lent right now (free or resting): not answered
-  'lost', // the IVR lost the channel (crash, Asterisk restart) before counting
-  'failed', // the IVR could not decide (database down...): not answered
-] as const;
-export type CallOutcome = (typeof callOutcomes)[number];
-
-/** One row per Asterisk channel, idempotent on the channel id. Never deleted. */
+/**
+ * One row per Asterisk channel, idempotent on the channel id. Never deleted. What each outcome
+ * means: domain/vocabulary.ts.
+ */
 export const calls = pgTable(
   'calls',
   {

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import ari from 'ari-client';
 import type { Logger } from 'pino';
-import type { Media } from './prompts.js';
+import type { Media } from '../domain/index.js';
 import type { HangupReason, IncomingCall, Telephony, TelephonyEvents } from './telephony.js';
 
 // @types/ari-client predates these calls; ari-client itself builds them from Asterisk's API.

@@ -1,22 +1,11 @@
 // What happens to one call, from StasisStart to hang-up, as a short sequence of verbs over the
-// Telephony interface. All decisions come from decideCall (via the ledger) and all state lives
+// Telephony interface. All decisions come from domain/ (via the ledger) and all state lives
 // in the database, so a restarted IVR can pick up channels that are still up (resync()).
 import type { Logger } from 'pino';
 import { callerToE164, toE164 } from '../core/phone.js';
 import type { Database } from '../db/client.js';
-import {
-  admitCall,
-  countCall,
-  endCall,
-  getCall,
-  markAnswered,
-  openCalls,
-  type Admission,
-  type CallFacts,
-  type CallPlan,
-} from '../db/ledger/index.js';
-import { decideCall } from './decide.js';
-import { afterCount, greeting, priceAnnouncement, refusal } from './prompts.js';
+import { admitCall, countCall, endCall, getCall, markAnswered, openCalls } from '../db/ledger/index.js';
+import { afterCount, greeting, priceAnnouncement, refusal, type Admission, type CallFacts, type CallPlan } from '../domain/index.js';
 import type { HangupInfo, IncomingCall, Telephony } from './telephony.js';
 
 export interface CallFlowOptions {
@@ -64,9 +53,7 @@ export class CallFlow {
     let admission: CallPlan;
     let duplicate = false;
     try {
-      const result = await admitCall(this.db, facts, (f, v) => decideCall(f, v, this.opts.defaultLanguage), {
-        maxCallSeconds: this.opts.maxCallSeconds,
-      });
+      const result = await admitCall(this.db, facts, { maxCallSeconds: this.opts.maxCallSeconds, defaultLanguage: this.opts.defaultLanguage });
       admission = result.admission;
       duplicate = result.duplicate;
       log.info({ dialed: facts.dialed ?? facts.dialedRaw, caller: facts.caller, ...admission, duplicate: result.duplicate }, 'call decision');

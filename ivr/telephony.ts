@@ -1,6 +1,6 @@
 // The narrow interface the call flow drives. ivr/ari.ts implements it over ari-client; unit
 // tests implement it in memory. Keeping it this small is what keeps the flow testable.
-import type { Media } from './prompts.js';
+import type { Media } from '../domain/index.js';
 
 /** A channel that entered our Stasis application. */
 export interface IncomingCall {

@@ -1,85 +1,43 @@
 // Calls as the IVR sees them: admit (decide under lock), answered, counted, ended.
 import { and, desc, eq, sql } from 'drizzle-orm';
-import type { Database } from '../client.js';
-import { calls, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallOutcome, type CallRow, type PurchaseStatus } from '../schema.js';
 import {
+  decideCall,
   effectiveStatus,
-  endPurchase,
-  purchaseById,
-  purchaseWithClock,
-  recordEvent,
-  releaseNumber,
-  toPurchaseView,
+  resumeCall,
+  type CallContext,
+  type CallFacts,
+  type CallOutcome,
+  type CallPlan,
+  type DialedNumber,
   type Language,
+  type OfferMode,
   type PurchaseView,
-  type PurchaseWithClock,
-  type Tx,
-} from './shared.js';
+} from '../../domain/index.js';
+import type { Database } from '../client.js';
+import { calls, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallRow } from '../schema.js';
+import { endPurchase, purchaseById, purchaseWithClock, recordEvent, releaseNumber, toPurchaseView, type PurchaseWithClock, type Tx } from './shared.js';
 
-/** What the IVR knows about a new channel, numbers already normalised (null: unusable). */
-export interface CallFacts {
-  channelId: string;
-  asteriskId: string | null;
-  dialedRaw: string;
-  dialed: string | null;
-  callerRaw: string;
-  caller: string | null;
+export interface AdmitOptions {
+  /** A call still in progress after this long is ignored when admitting new ones. */
+  maxCallSeconds: number;
+  /** Prompt language when the dialed number belongs to no offer. */
+  defaultLanguage: Language;
 }
-
-/** The ledger state a call decision needs, read under lock. */
-export interface LedgerView {
-  /** How the dialed number is sold; null when it belongs to no offer. */
-  number: null | { mode: 'caller_id' | 'dynamic_number'; language: Language; priceAnnouncement: string | null };
-  /**
-   * caller_id: the caller's latest purchase on the dialed number;
-   * dynamic_number: the purchase the number is lent to right now. Null if none.
-   */
-  purchase: null | {
-    id: string;
-    status: PurchaseStatus;
-    callsRequired: number;
-    callsCounted: number;
-    /** Answered calls not yet over: they may still complete the purchase. */
-    callsInProgress: number;
-    minCallSeconds: number;
-    language: Language;
-  };
-}
-
-export type RejectOutcome = Exclude<CallOutcome, 'in_progress' | 'counted' | 'too_short' | 'abandoned' | 'lost'>;
-
-/** What the call decision returns; `answer` is the only one that lets the call be billed. */
-export type Admission =
-  | {
-      action: 'answer';
-      purchaseId: string;
-      language: Language;
-      minCallSeconds: number;
-      callsRemaining: number;
-      /** Sound to play as free early media before answering (null: none, the carrier plays it). */
-      priceAnnouncement: string | null;
-    }
-  | { action: 'reject'; outcome: RejectOutcome; language: Language };
 
 /**
- * Records a new channel and decides, under a lock on the purchase concerned, whether to answer
- * it. Locking the purchase row serialises simultaneous calls for the same purchase, so the
- * decision sees the calls already in progress. Idempotent on the channel id: a channel seen
- * twice gets its first decision back.
+ * Records a new channel and decides (decideCall), under a lock on the purchase concerned,
+ * whether to answer it. Locking the purchase row serialises simultaneous calls for the same
+ * purchase, so the decision sees the calls already in progress. Idempotent on the channel id:
+ * a channel seen twice is resumed from what was recorded for it (resumeCall).
  */
-export async function admitCall(
-  db: Database,
-  facts: CallFacts,
-  decide: (facts: CallFacts, view: LedgerView) => Admission,
-  opts: { maxCallSeconds: number },
-): Promise<{ admission: CallPlan; duplicate: boolean }> {
+export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptions): Promise<{ admission: CallPlan; duplicate: boolean }> {
   return db.transaction(async (tx) => {
     const [seen] = await tx.select().from(calls).where(eq(calls.channelId, facts.channelId));
-    if (seen) return { admission: await admissionOf(tx, seen), duplicate: true };
+    if (seen) return { admission: await resumeRecorded(tx, seen, opts.defaultLanguage), duplicate: true };
 
-    const number = facts.dialed ? await numberUse(tx, facts.dialed) : null;
+    const number = facts.dialed ? await dialedNumber(tx, facts.dialed) : null;
     const purchase = number && facts.dialed ? await purchaseForCall(tx, number.mode, facts.dialed, facts.caller) : null;
-    const view: LedgerView = { number, purchase: null };
+    const context: CallContext = { number, purchase: null };
     if (purchase) {
       const [{ n } = { n: 0 }] = await tx
         .select({ n: sql<number>`count(*)::int` })
@@ -91,7 +49,7 @@ export async function admitCall(
             sql`${calls.startedAt} > now() - make_interval(secs => ${opts.maxCallSeconds})`,
           ),
         );
-      view.purchase = {
+      context.purchase = {
         id: purchase.id,
         status: effectiveStatus(purchase),
         callsRequired: purchase.callsRequired,
@@ -101,9 +59,9 @@ export async function admitCall(
         language: purchase.language,
       };
     }
-    const admission = decide(facts, view);
+    const admission = decideCall(facts, context, opts.defaultLanguage);
     // Write the expiry we just read, unless a call under way may still count for it.
-    if (purchase?.status === 'pending' && purchase.lapsed && view.purchase?.callsInProgress === 0) {
+    if (purchase?.status === 'pending' && purchase.lapsed && context.purchase?.callsInProgress === 0) {
       await endPurchase(tx, purchase.id, 'expired', purchase.callsCounted);
     }
     await tx.insert(calls).values({
@@ -121,7 +79,7 @@ export async function admitCall(
 }
 
 /** How a number is sold (a pool number belongs to one dynamic offer; see createOffer). */
-async function numberUse(tx: Tx, dialed: string): Promise<LedgerView['number']> {
+async function dialedNumber(tx: Tx, dialed: string): Promise<DialedNumber | null> {
   const [row] = await tx
     .select({ mode: offers.mode, language: offers.language, priceAnnouncement: numberSettings.priceAnnouncement })
     .from(offerNumbers)
@@ -134,56 +92,38 @@ async function numberUse(tx: Tx, dialed: string): Promise<LedgerView['number']> 
 }
 
 /** The purchase a call on this number is for, locked; null when there is none. */
-async function purchaseForCall(tx: Tx, mode: 'caller_id' | 'dynamic_number', dialed: string, caller: string | null): Promise<PurchaseWithClock | null> {
-  if (mode === 'dynamic_number') {
-    // Whoever calls, even withheld: the live lending of the number decides.
-    const [p] = await tx
-      .select(purchaseWithClock)
-      .from(purchases)
-      .innerJoin(numberLendings, eq(numberLendings.purchaseId, purchases.id))
-      .where(and(eq(numberLendings.number, dialed), sql`${numberLendings.releasedAt} is null`, sql`${numberLendings.lentAt} <= now()`, sql`${numberLendings.holdUntil} > now()`))
-      .for('update', { of: purchases });
-    return p ?? null;
+async function purchaseForCall(tx: Tx, mode: OfferMode, dialed: string, caller: string | null): Promise<PurchaseWithClock | null> {
+  switch (mode) {
+    case 'dynamic_number': {
+      // Whoever calls, even withheld: the live lending of the number decides.
+      const [p] = await tx
+        .select(purchaseWithClock)
+        .from(purchases)
+        .innerJoin(numberLendings, eq(numberLendings.purchaseId, purchases.id))
+        .where(and(eq(numberLendings.number, dialed), sql`${numberLendings.releasedAt} is null`, sql`${numberLendings.lentAt} <= now()`, sql`${numberLendings.holdUntil} > now()`))
+        .for('update', { of: purchases });
+      return p ?? null;
+    }
+    case 'caller_id': {
+      if (!caller) return null;
+      const [p] = await tx
+        .select(purchaseWithClock)
+        .from(purchases)
+        .where(and(eq(purchases.mode, 'caller_id'), eq(purchases.numberToCall, dialed), eq(purchases.callerNumber, caller)))
+        .orderBy(desc(purchases.createdAt))
+        .limit(1)
+        .for('update');
+      return p ?? null;
+    }
   }
-  if (!caller) return null;
-  const [p] = await tx
-    .select(purchaseWithClock)
-    .from(purchases)
-    .where(and(eq(purchases.mode, 'caller_id'), eq(purchases.numberToCall, dialed), eq(purchases.callerNumber, caller)))
-    .orderBy(desc(purchases.createdAt))
-    .limit(1)
-    .for('update');
-  return p ?? null;
 }
 
-/**
- * A channel seen again (an IVR restarted while it was up) whose call was already answered and
- * settled: say where the purchase stands and hang up. Never produced by the call decision.
- */
-export type Conclusion = { action: 'conclude'; language: Language; callsRemaining: number };
-export type CallPlan = Admission | Conclusion;
-
-const REFUSALS: readonly CallOutcome[] = ['anonymous', 'no_purchase', 'unknown_number', 'expired', 'call_in_progress', 'number_not_lent', 'failed'];
-
 /** What to do with a channel already recorded (seen again after a restart). */
-async function admissionOf(tx: Tx, call: CallRow): Promise<CallPlan> {
-  const p = call.purchaseId ? await purchaseById(tx, call.purchaseId) : null;
-  const language = p?.language ?? 'fr';
-  // Refused calls were never answered: refuse again, the same way.
-  if (REFUSALS.includes(call.outcome)) return { action: 'reject', outcome: call.outcome as RejectOutcome, language };
-  if (!p) return { action: 'reject', outcome: 'failed', language };
-  const callsRemaining = p.callsRequired - p.callsCounted;
-  // Counted (or otherwise settled) while we were away: only the goodbye is left.
-  if (call.outcome !== 'in_progress') return { action: 'conclude', language, callsRemaining };
-  // Still to count. The price was announced, if at all, the first time.
-  return {
-    action: 'answer',
-    purchaseId: p.id,
-    language,
-    minCallSeconds: p.minCallSeconds,
-    callsRemaining,
-    priceAnnouncement: null,
-  };
+async function resumeRecorded(tx: Tx, call: CallRow, defaultLanguage: Language): Promise<CallPlan> {
+  const purchase = call.purchaseId ? await purchaseById(tx, call.purchaseId) : null;
+  // The number's language matters only to a call refused without a purchase.
+  const number = !purchase && call.dialedNumber ? await dialedNumber(tx, call.dialedNumber) : null;
+  return resumeCall(call.outcome, { purchase, numberLanguage: number?.language ?? null }, defaultLanguage);
 }
 
 /**

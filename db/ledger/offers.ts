@@ -1,9 +1,10 @@
 // Operator provisioning: merchants (API keys hashed at rest) and offers with their numbers.
 import { createHash, randomBytes } from 'node:crypto';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import type { Language, OfferMode } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { merchants, numberSettings, offerNumbers, offers, type Merchant, type Offer } from '../schema.js';
-import { LedgerError, type Language } from './shared.js';
+import { LedgerError } from './shared.js';
 
 /** API keys are 256-bit random tokens, so a plain SHA-256 is a sufficient hash at rest. */
 export function hashApiKey(apiKey: string): string {
@@ -24,7 +25,7 @@ export async function findMerchantByApiKey(db: Database, apiKey: string): Promis
 export interface NewOffer {
   merchantId: string;
   name: string;
-  mode: 'caller_id' | 'dynamic_number';
+  mode: OfferMode;
   callsRequired: number;
   minCallSeconds: number;
   /** E.164 premium numbers, already normalised and de-duplicated. */

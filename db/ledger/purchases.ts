@@ -1,10 +1,10 @@
 // Purchases as merchants see them: create (caller ID or lent number), read, cancel, extend.
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { effectiveStatus, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { offerNumbers, offers, purchases, type Offer } from '../schema.js';
 import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
 import {
-  effectiveStatus,
   endPurchase,
   isPgError,
   LedgerError,
@@ -13,7 +13,6 @@ import {
   purchaseWithClock,
   recordEvent,
   toPurchaseView,
-  type PurchaseView,
   type Tx,
 } from './shared.js';
 

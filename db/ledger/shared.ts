@@ -1,21 +1,11 @@
 // Pieces the ledger's modules share: the transaction type, the refusal error, the purchase
 // view (with the database's clock), and the two writes every module needs.
 import { and, eq, getTableColumns, isNotNull, sql } from 'drizzle-orm';
+import { callsRemaining, effectiveStatus, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
-import {
-  calls,
-  merchants,
-  numberLendings,
-  purchaseEvents,
-  purchases,
-  webhookDeliveries,
-  type PurchaseEventType,
-  type PurchaseRow,
-  type PurchaseStatus,
-} from '../schema.js';
+import { calls, merchants, numberLendings, purchaseEvents, purchases, webhookDeliveries, type PurchaseEventType, type PurchaseRow } from '../schema.js';
 
 export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
-export type Language = 'fr' | 'en';
 
 export type LedgerErrorCode =
   | 'merchant_not_found'
@@ -41,22 +31,6 @@ export class LedgerError extends Error {
   }
 }
 
-export interface PurchaseView {
-  id: string;
-  offerId: string;
-  mode: 'caller_id' | 'dynamic_number';
-  status: PurchaseStatus;
-  reference: string | null;
-  callerNumber: string | null;
-  numberToCall: string;
-  callsRequired: number;
-  callsCounted: number;
-  callsRemaining: number;
-  createdAt: string;
-  expiresAt: string;
-  completedAt: string | null;
-}
-
 /** Purchase columns plus whether its lifetime is over, by the database's clock. */
 export const purchaseWithClock = {
   ...getTableColumns(purchases),
@@ -64,11 +38,6 @@ export const purchaseWithClock = {
   dbNowSeconds: sql<number>`extract(epoch from now())::float8`,
 };
 export type PurchaseWithClock = PurchaseRow & { lapsed: boolean; dbNowSeconds: number };
-
-/** A pending purchase whose time is over is expired, whether or not a writer has said so yet. */
-export function effectiveStatus(p: PurchaseWithClock): PurchaseStatus {
-  return p.status === 'pending' && p.lapsed ? 'expired' : p.status;
-}
 
 export function toPurchaseView(p: PurchaseWithClock): PurchaseView {
   return {
@@ -81,7 +50,7 @@ export function toPurchaseView(p: PurchaseWithClock): PurchaseView {
     numberToCall: p.numberToCall,
     callsRequired: p.callsRequired,
     callsCounted: p.callsCounted,
-    callsRemaining: p.callsRequired - p.callsCounted,
+    callsRemaining: callsRemaining(p),
     createdAt: p.createdAt.toISOString(),
     expiresAt: p.expiresAt.toISOString(),
     completedAt: p.completedAt?.toISOString() ?? null,

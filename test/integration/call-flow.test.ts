@@ -3,9 +3,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admitCall, countCall, createPurchase, getCall, getPurchase, markAnswered, setNumberSettings } from '../../db/ledger/index.js';
-import { decideCall } from '../../ivr/decide.js';
 import { CallFlow } from '../../ivr/call-flow.js';
-import type { Media } from '../../ivr/prompts.js';
+import type { Media } from '../../domain/index.js';
 import type { HangupReason, IncomingCall, Telephony } from '../../ivr/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provision } from '../support/fixtures.js';
@@ -100,7 +99,7 @@ describe('call flow', () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899100006'], callsRequired: 2, minCallSeconds: 0 });
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33655555555' });
     const facts = { channelId: 'settled', asteriskId: 'node-1', dialedRaw: '0899100006', dialed: '+33899100006', callerRaw: '0655555555', caller: '+33655555555' };
-    await admitCall(t.db, facts, (f, v) => decideCall(f, v, 'fr'), { maxCallSeconds: 3600 });
+    await admitCall(t.db, facts, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
     await markAnswered(t.db, 'settled');
     await countCall(t.db, 'settled'); // by the previous IVR, which then died
     const restarted = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });

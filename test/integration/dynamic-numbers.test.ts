@@ -5,7 +5,6 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { admitCall } from '../../db/ledger/index.js';
-import { decideCall } from '../../ivr/decide.js';
 import { startApiProcess } from '../support/api-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Http } from '../support/http.js';
@@ -173,8 +172,7 @@ describe('calls on pool numbers', () => {
     admitCall(
       t.db,
       { channelId: `c-${Math.random()}`, asteriskId: null, dialedRaw: dialed, dialed, callerRaw: caller ?? '', caller },
-      (f, v) => decideCall(f, v, 'fr'),
-      { maxCallSeconds: 3600 },
+      { maxCallSeconds: 3600, defaultLanguage: 'fr' },
     );
 
   it('answers any caller, even withheld, on a lent number, and nobody on a free or resting one', async () => {

@@ -10,10 +10,9 @@ import {
   getPurchase,
   LedgerError,
   markAnswered,
-  type CallFacts,
 } from '../../db/ledger/index.js';
 import { purchaseEvents } from '../../db/schema.js';
-import { decideCall } from '../../ivr/decide.js';
+import type { CallFacts } from '../../domain/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provision } from '../support/fixtures.js';
 
@@ -36,7 +35,7 @@ const facts = (dialed: string, caller: string | null): CallFacts => ({
   callerRaw: caller ?? 'anonymous',
   caller,
 });
-const admit = (f: CallFacts) => admitCall(t.db, f, (ff, v) => decideCall(ff, v, 'fr'), { maxCallSeconds: 3600 });
+const admit = (f: CallFacts) => admitCall(t.db, f, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
 
 describe('purchases', () => {
   it('creates a pending purchase on the offer number', async () => {

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { sql } from 'drizzle-orm';
 import { admitCall, countCall, endCall, expireDuePurchases, markAnswered } from '../../db/ledger/index.js';
-import { decideCall } from '../../ivr/decide.js';
 import { startApiProcess } from '../support/api-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Http } from '../support/http.js';
@@ -44,7 +43,7 @@ async function newPurchase() {
 /** One call from the buyer, as the IVR drives the ledger: admit, answer, count, hang up. */
 async function callOnce(caller: string, channelId: string) {
   const facts = { channelId, asteriskId: null, dialedRaw: '0899300001', dialed: '+33899300001', callerRaw: caller, caller: `+33${caller.slice(1)}` };
-  await admitCall(t.db, facts, (f, v) => decideCall(f, v, 'fr'), { maxCallSeconds: 3600 });
+  await admitCall(t.db, facts, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
   await markAnswered(t.db, channelId);
   await countCall(t.db, channelId);
   await endCall(t.db, channelId, { cause: 16 });

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db/client.js';
 import { admitCall, countCall, createPurchase, getPurchase, markAnswered } from '../../db/ledger/index.js';
-import { decideCall } from '../../ivr/decide.js';
 import { provision } from '../support/fixtures.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sanscode-pglite-'));
@@ -19,7 +18,7 @@ describe('embedded PGlite mode', () => {
     const { merchant, offer } = await provision(first.db);
     const p = await createPurchase(first.db, merchant.id, { offerId: offer.id, callerNumber: '+33612345678' });
     const facts = { channelId: 'c1', asteriskId: null, dialedRaw: '0899123456', dialed: '+33899123456', callerRaw: '0612345678', caller: '+33612345678' };
-    const { admission } = await admitCall(first.db, facts, (f, v) => decideCall(f, v, 'fr'), { maxCallSeconds: 3600 });
+    const { admission } = await admitCall(first.db, facts, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
     expect(admission.action).toBe('answer');
     await markAnswered(first.db, 'c1');
     expect(await countCall(first.db, 'c1')).toMatchObject({ counted: true, completed: true });

@@ -11,7 +11,6 @@ import { openDatabase, type Database, type DbHandle } from '../../db/client.js';
 import { admitCall, cancelPurchase, countCall, createPurchase, markAnswered } from '../../db/ledger/index.js';
 import { claimDueDeliveries } from '../../db/outbox.js';
 import { merchants, webhookDeliveries } from '../../db/schema.js';
-import { decideCall } from '../../ivr/decide.js';
 import { startWebhookSender, type WebhookSender, type WebhookSenderOptions } from '../../webhooks/sender.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provision } from '../support/fixtures.js';
@@ -158,7 +157,7 @@ async function completedPurchase(s: Shop, db: Database = t.db): Promise<string> 
   for (let i = 0; i < 2; i++) {
     const channelId = `chan-${++seq}-${Math.random()}`;
     const facts = { channelId, asteriskId: 'node-a', dialedRaw: p.numberToCall, dialed: p.numberToCall, callerRaw: caller, caller };
-    const { admission } = await admitCall(db, facts, (f, v) => decideCall(f, v, 'fr'), { maxCallSeconds: 3600 });
+    const { admission } = await admitCall(db, facts, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
     expect(admission.action).toBe('answer');
     await markAnswered(db, channelId);
     expect(await countCall(db, channelId)).toMatchObject({ counted: true });

@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { afterCount, greeting, refusal } from '../../ivr/prompts.js';
-
-const refusals = ['anonymous', 'no_purchase', 'unknown_number', 'expired', 'call_in_progress', 'number_not_lent', 'failed'] as const;
+import { afterCount, greeting, languages, refusal, refusalOutcomes } from '../../../domain/index.js';
 
 describe('prompt sequences', () => {
   it('says "one call" without a number, and N calls with number:N', () => {
@@ -20,14 +18,14 @@ describe('prompt sequences', () => {
     expect(afterCount(2)).toContain('number:2');
   });
   it('explains every refusal', () => {
-    for (const o of refusals) expect(refusal(o)[0]).toMatch(/^sound:sanscode\//);
+    for (const o of refusalOutcomes) expect(refusal(o)[0]).toMatch(/^sound:sanscode\//);
   });
   it('ships every sound the IVR plays, in French and in English', () => {
-    const media = [greeting(1), greeting(3), afterCount(0), afterCount(2), ...refusals.map(refusal)].flat();
+    const media = [greeting(1), greeting(3), afterCount(0), afterCount(2), ...refusalOutcomes.map(refusal)].flat();
     const sounds = [...new Set(media.filter((m) => m.startsWith('sound:')).map((m) => m.slice('sound:'.length)))];
-    for (const lang of ['fr', 'en']) {
+    for (const lang of languages) {
       for (const name of sounds) {
-        expect(existsSync(path.resolve(import.meta.dirname, `../../asterisk-conf/sounds/${lang}/${name}.wav`)), `${lang}/${name}`).toBe(true);
+        expect(existsSync(path.resolve(import.meta.dirname, `../../../asterisk-conf/sounds/${lang}/${name}.wav`)), `${lang}/${name}`).toBe(true);
       }
     }
   });

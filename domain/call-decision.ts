@@ -1,0 +1,141 @@
+// The call decisions: plain functions from what is known about a call to what the IVR does.
+// No Asterisk, no database, no clock: the ledger reads the state under a row lock and calls
+// them; test/unit/domain/call-decision.test.ts covers them as tables.
+//
+// The rule that matters: a premium call is billed once answered, so we answer only a call we
+// can credit. Every other call is refused unanswered (early media prompt, then hang-up).
+import { callsRemaining, type CallTally } from './purchase.js';
+import { isRefusal, type CallOutcome, type Language, type OfferMode, type PurchaseStatus, type RefusalOutcome } from './vocabulary.js';
+
+/** What the IVR knows about a new channel, numbers already normalised (null: unusable). */
+export interface CallFacts {
+  channelId: string;
+  asteriskId: string | null;
+  dialedRaw: string;
+  dialed: string | null;
+  callerRaw: string;
+  caller: string | null;
+}
+
+/** How the dialed number is sold. */
+export interface DialedNumber {
+  mode: OfferMode;
+  language: Language;
+  /** Sound played as free early media before answering (null: none, the carrier plays it). */
+  priceAnnouncement: string | null;
+}
+
+/** The purchase a call would credit, as it stands under its lock. */
+export interface PurchaseAtCall extends CallTally {
+  id: string;
+  /** Effective status (see effectiveStatus). */
+  status: PurchaseStatus;
+  /** Answered calls not yet over: they may still complete the purchase. */
+  callsInProgress: number;
+  minCallSeconds: number;
+  language: Language;
+}
+
+/** What the call decision needs to know besides the call itself. */
+export interface CallContext {
+  /** How the dialed number is sold; null when it belongs to no offer. */
+  number: DialedNumber | null;
+  /**
+   * caller_id: the caller's latest purchase on the dialed number;
+   * dynamic_number: the purchase the number is lent to right now. Null if none.
+   */
+  purchase: PurchaseAtCall | null;
+}
+
+/** Answer the call: the only plan that lets it be billed. */
+export interface Answer {
+  action: 'answer';
+  purchaseId: string;
+  language: Language;
+  minCallSeconds: number;
+  callsRemaining: number;
+  /** Sound to play as free early media before answering (null: none, the carrier plays it). */
+  priceAnnouncement: string | null;
+}
+
+/** Refuse the call unanswered: explain it as early media, then hang up. */
+export interface Refusal {
+  action: 'reject';
+  outcome: RefusalOutcome;
+  language: Language;
+}
+
+/** What the call decision returns. */
+export type Admission = Answer | Refusal;
+
+/**
+ * A channel seen again (an IVR restarted while it was up) whose call was already answered and
+ * settled: say where the purchase stands and hang up. Never produced by decideCall.
+ */
+export interface Conclusion {
+  action: 'conclude';
+  language: Language;
+  callsRemaining: number;
+}
+
+/** What to do with a channel: a new call's admission, or the resumption of a recorded one. */
+export type CallPlan = Admission | Conclusion;
+
+/** Decides whether to answer a new call. */
+export function decideCall(facts: CallFacts, context: CallContext, defaultLanguage: Language): Admission {
+  if (!facts.dialed || !context.number) return { action: 'reject', outcome: 'unknown_number', language: defaultLanguage };
+  const numberLanguage = context.number.language;
+  const p = context.purchase;
+  switch (context.number.mode) {
+    case 'dynamic_number':
+      // A lent number identifies the purchase by itself: the caller may even be withheld. Free
+      // or resting numbers (no live lending) are not answered.
+      if (!p) return { action: 'reject', outcome: 'number_not_lent', language: numberLanguage };
+      break;
+    case 'caller_id':
+      if (!facts.caller) return { action: 'reject', outcome: 'anonymous', language: numberLanguage };
+      break;
+  }
+  if (!p || p.status === 'completed' || p.status === 'cancelled') {
+    return { action: 'reject', outcome: 'no_purchase', language: p?.language ?? numberLanguage };
+  }
+  if (p.status === 'expired') return { action: 'reject', outcome: 'expired', language: p.language };
+  const remaining = callsRemaining(p);
+  // Calls already answered for this purchase may complete it: answering one more could bill a
+  // call that can no longer be credited.
+  if (p.callsInProgress >= remaining) return { action: 'reject', outcome: 'call_in_progress', language: p.language };
+  return {
+    action: 'answer',
+    purchaseId: p.id,
+    language: p.language,
+    minCallSeconds: p.minCallSeconds,
+    callsRemaining: remaining,
+    priceAnnouncement: context.number.priceAnnouncement,
+  };
+}
+
+/** What a recorded call resumes against: its purchase now, and its dialed number's language. */
+export interface ResumeContext {
+  /** Language of the dialed number's offer; null when it belongs to no offer (or no longer). */
+  numberLanguage: Language | null;
+  /** The purchase the call was recorded against, null if none. */
+  purchase: (CallTally & { id: string; minCallSeconds: number; language: Language }) | null;
+}
+
+/**
+ * What to do with a channel already recorded (seen again after an IVR restart), from the
+ * outcome recorded for it. The language is the one the first decision chose: the purchase's,
+ * else the number's, else the default.
+ */
+export function resumeCall(recorded: CallOutcome, context: ResumeContext, defaultLanguage: Language): CallPlan {
+  const p = context.purchase;
+  const language = p?.language ?? context.numberLanguage ?? defaultLanguage;
+  // Refused calls were never answered: refuse again, the same way.
+  if (isRefusal(recorded)) return { action: 'reject', outcome: recorded, language };
+  if (!p) return { action: 'reject', outcome: 'failed', language };
+  const remaining = callsRemaining(p);
+  // Counted (or otherwise settled) while we were away: only the goodbye is left.
+  if (recorded !== 'in_progress') return { action: 'conclude', language, callsRemaining: remaining };
+  // Still to count. The price was announced, if at all, the first time.
+  return { action: 'answer', purchaseId: p.id, language, minCallSeconds: p.minCallSeconds, callsRemaining: remaining, priceAnnouncement: null };
+}
