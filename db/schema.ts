@@ -42,8 +42,10 @@ export const offers = pgTable(
     mode: text('mode', { enum: offerModes }).notNull(),
     callsRequired: integer('calls_required').notNull(),
     minCallSeconds: integer('min_call_seconds').notNull(),
-    /** Life of a pending purchase; in dynamic_number mode, the hold of a lent number. */
-    purchaseTtlSeconds: integer('purchase_ttl_seconds').notNull(),
+    /** caller_id: how long a purchase stays pending (null in dynamic_number mode). */
+    purchaseTtlSeconds: integer('purchase_ttl_seconds'),
+    /** dynamic_number: how long a number is lent to one visitor, and /extend's step. */
+    holdSeconds: integer('hold_seconds'),
     /** dynamic_number: longest total hold a visitor may reach by extending. */
     maxHoldSeconds: integer('max_hold_seconds'),
     /** dynamic_number: rest after a lending ends, so a late call cannot credit the next visitor. */
@@ -57,11 +59,17 @@ export const offers = pgTable(
     check('offers_calls_required', sql`${t.callsRequired} between 1 and 20`),
     check('offers_min_call_seconds', sql`${t.minCallSeconds} between 0 and 600`),
     check('offers_ttl', sql`${t.purchaseTtlSeconds} between 10 and 604800`),
+    check('offers_hold', sql`${t.holdSeconds} between 10 and 604800`),
+    // Each mode has its own lifetime column, and only that one.
+    check(
+      'offers_lifetime_by_mode',
+      sql`(${t.purchaseTtlSeconds} is not null) = (${t.mode} = 'caller_id') and (${t.holdSeconds} is not null) = (${t.mode} = 'dynamic_number')`,
+    ),
     check(
       'offers_dynamic_fields',
       sql`(${t.mode} = 'caller_id') = (${t.maxHoldSeconds} is null and ${t.quarantineSeconds} is null)`,
     ),
-    check('offers_max_hold', sql`${t.maxHoldSeconds} is null or ${t.maxHoldSeconds} >= ${t.purchaseTtlSeconds}`),
+    check('offers_max_hold', sql`${t.maxHoldSeconds} is null or ${t.maxHoldSeconds} >= ${t.holdSeconds}`),
     check('offers_quarantine', sql`${t.quarantineSeconds} is null or ${t.quarantineSeconds} between 0 and 86400`),
   ],
 );

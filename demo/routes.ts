@@ -43,7 +43,7 @@ export async function demoState(db: Database): Promise<DemoState> {
       name: 'Article premium (numéro réservé)',
       mode: 'dynamic_number',
       numbers: DEMO_POOL,
-      purchaseTtlSeconds: 300,
+      holdSeconds: 300,
       maxHoldSeconds: 900,
       quarantineSeconds: 60,
     });

@@ -1,6 +1,6 @@
-// A purchase's state as everyone must read it: its status once its time is over, and the calls
-// it still needs. No clock here: the caller says whether the purchase's time is over (by the
-// database's clock, so all processes agree).
+// A purchase's state as everyone must read it: its status once its time is over, the calls it
+// still needs, and how long a new one lives. No clock here: the caller says whether the
+// purchase's time is over (by the database's clock, so all processes agree).
 import type { OfferMode, PurchaseStatus } from './vocabulary.js';
 
 /** A purchase as merchants, pages and webhooks see it (the API's Purchase object). */
@@ -36,4 +36,32 @@ export function callsRemaining(p: CallTally): number {
  */
 export function effectiveStatus(p: { status: PurchaseStatus; lapsed: boolean }): PurchaseStatus {
   return p.status === 'pending' && p.lapsed ? 'expired' : p.status;
+}
+
+/** The offer fields that say how long its purchases live; each mode uses its own. */
+export interface OfferLifetimes {
+  mode: OfferMode;
+  /** caller_id: how long a purchase stays pending. */
+  purchaseTtlSeconds: number | null;
+  /** dynamic_number: how long a number is lent to one visitor. */
+  holdSeconds: number | null;
+}
+
+/**
+ * How long a new purchase stays pending. A purchase on a lent number lives exactly as long as
+ * its hold (extending the hold extends the purchase).
+ */
+export function purchaseLifetimeSeconds(offer: OfferLifetimes): number {
+  let seconds: number | null;
+  switch (offer.mode) {
+    case 'caller_id':
+      seconds = offer.purchaseTtlSeconds;
+      break;
+    case 'dynamic_number':
+      seconds = offer.holdSeconds;
+      break;
+  }
+  // The schema's offers_lifetime_by_mode check makes this unreachable for a stored offer.
+  if (seconds === null) throw new Error(`A ${offer.mode} offer without its lifetime.`);
+  return seconds;
 }

@@ -39,7 +39,7 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
       numbers: [...new Set(numbers.map((n) => n.e164!))],
       ...(o.mode === 'caller_id'
         ? { purchaseTtlSeconds: o.purchaseTtlSeconds! }
-        : { purchaseTtlSeconds: o.holdSeconds!, maxHoldSeconds: o.maxHoldSeconds ?? o.holdSeconds!, quarantineSeconds: o.quarantineSeconds ?? 300 }),
+        : { holdSeconds: o.holdSeconds!, maxHoldSeconds: o.maxHoldSeconds ?? o.holdSeconds!, quarantineSeconds: o.quarantineSeconds ?? 300 }),
     });
     res.status(201).location(`/v1/admin/offers/${offer.id}`).json(offerJson(offer));
   });
@@ -119,5 +119,5 @@ function offerJson(o: OfferView) {
   };
   return o.mode === 'caller_id'
     ? { ...common, purchaseTtlSeconds: o.purchaseTtlSeconds }
-    : { ...common, holdSeconds: o.purchaseTtlSeconds, maxHoldSeconds: o.maxHoldSeconds, quarantineSeconds: o.quarantineSeconds };
+    : { ...common, holdSeconds: o.holdSeconds, maxHoldSeconds: o.maxHoldSeconds, quarantineSeconds: o.quarantineSeconds };
 }

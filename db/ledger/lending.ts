@@ -58,7 +58,7 @@ export async function extendLending(tx: Tx, offer: Offer, purchaseId: string): P
     .select({
       id: numberLendings.id,
       holdUntil: numberLendings.holdUntil,
-      target: sql<string>`least(now() + make_interval(secs => ${offer.purchaseTtlSeconds}), ${numberLendings.lentAt} + make_interval(secs => ${offer.maxHoldSeconds ?? offer.purchaseTtlSeconds}))`,
+      target: sql<string>`least(now() + make_interval(secs => ${offer.holdSeconds}), ${numberLendings.lentAt} + make_interval(secs => ${offer.maxHoldSeconds ?? offer.holdSeconds}))`,
     })
     .from(numberLendings)
     .where(and(eq(numberLendings.purchaseId, purchaseId), sql`${numberLendings.releasedAt} is null`, sql`${numberLendings.holdUntil} > now()`))

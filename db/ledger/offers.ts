@@ -30,8 +30,10 @@ export interface NewOffer {
   minCallSeconds: number;
   /** E.164 premium numbers, already normalised and de-duplicated. */
   numbers: string[];
-  /** caller_id: life of a pending purchase; dynamic_number: the hold of a lent number. */
-  purchaseTtlSeconds: number;
+  /** caller_id only: how long a purchase stays pending. */
+  purchaseTtlSeconds?: number | null;
+  /** dynamic_number only: how long a number is lent to one visitor. */
+  holdSeconds?: number | null;
   /** dynamic_number only. */
   maxHoldSeconds?: number | null;
   quarantineSeconds?: number | null;
@@ -71,7 +73,14 @@ export async function createOffer(db: Database, input: NewOffer): Promise<OfferV
     const { numbers, ...fields } = input;
     const [offer] = await tx
       .insert(offers)
-      .values({ ...fields, maxHoldSeconds: fields.maxHoldSeconds ?? null, quarantineSeconds: fields.quarantineSeconds ?? null, priceLine: fields.priceLine ?? null })
+      .values({
+        ...fields,
+        purchaseTtlSeconds: fields.purchaseTtlSeconds ?? null,
+        holdSeconds: fields.holdSeconds ?? null,
+        maxHoldSeconds: fields.maxHoldSeconds ?? null,
+        quarantineSeconds: fields.quarantineSeconds ?? null,
+        priceLine: fields.priceLine ?? null,
+      })
       .returning();
     await tx.insert(offerNumbers).values(numbers.map((number) => ({ offerId: offer!.id, number })));
     return { ...offer!, numbers };

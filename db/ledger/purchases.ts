@@ -1,6 +1,6 @@
 // Purchases as merchants see them: create (caller ID or lent number), read, cancel, extend.
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { effectiveStatus, type PurchaseView } from '../../domain/index.js';
+import { effectiveStatus, purchaseLifetimeSeconds, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { offerNumbers, offers, purchases, type Offer } from '../schema.js';
 import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
@@ -67,7 +67,7 @@ async function createPurchaseOnce(db: Database, merchantId: string, input: NewPu
           callsRequired: offer.callsRequired,
           minCallSeconds: offer.minCallSeconds,
           language: offer.language,
-          expiresAt: sql`now() + make_interval(secs => ${offer.purchaseTtlSeconds})`,
+          expiresAt: sql`now() + make_interval(secs => ${purchaseLifetimeSeconds(offer)})`,
         })
         .returning({ id: purchases.id });
       if (offer.mode === 'dynamic_number') await lendNumber(tx, offer, numberToCall, row!.id);
