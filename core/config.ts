@@ -17,7 +17,8 @@ const schema = z.object({
   // Language of prompts when the dialed number belongs to no offer.
   DEFAULT_LANGUAGE: z.enum(['fr', 'en']).default('fr'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  // A call still marked in progress after this long is treated as lost (IVR crash without resync).
+  // A call still marked in progress after this long is ignored when admitting new ones (it no
+  // longer blocks a call that could complete the purchase); the record itself is left as is.
   MAX_CALL_SECONDS: z.coerce.number().int().positive().default(3600),
   // Serve the demo merchant site under /demo (npm run stack sets it; never in production).
   DEMO: z.stringbool().default(false),
