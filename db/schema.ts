@@ -225,8 +225,8 @@ export const purchaseEvents = pgTable(
 
 /**
  * Webhook outbox: written in the same transaction as the event it carries, delivered by
- * webhooks/sender.ts through db/outbox.ts (any number of processes; FOR UPDATE SKIP LOCKED), in
- * order per purchase.
+ * webhooks/sender.ts through db/ledger/webhooks.ts (any number of processes; FOR UPDATE SKIP
+ * LOCKED), in order per purchase.
  */
 export const webhookDeliveries = pgTable(
   'webhook_deliveries',

@@ -1,11 +1,12 @@
 // Delivers the webhook outbox (db table webhook_deliveries). Every API process runs one; they
-// share the work through leases taken in the database (db/outbox.ts), never hold a transaction
-// during an HTTP call, and deliver in order per purchase. At-least-once: a receiver that
-// answers 2xx after a sender lost its lease (stalled past it) may see an event twice, which is
-// why receivers de-duplicate by event id (docs/webhooks.md).
+// share the work through leases the ledger takes in the database (db/ledger/webhooks.ts), never
+// hold a transaction during an HTTP call, and deliver in order per purchase. At-least-once: a
+// receiver that answers 2xx after a sender lost its lease (stalled past it) may see an event
+// twice, which is why receivers de-duplicate by event id (docs/webhooks.md). The body and its
+// event id were fixed by the ledger (domain/webhook-event.ts); this only signs and sends.
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.js';
-import { claimDueDeliveries, markDelivered, markFailed, type ClaimedDelivery } from '../db/outbox.js';
+import { claimDueDeliveries, markDelivered, markFailed, type ClaimedDelivery } from '../db/ledger/index.js';
 import { refusedDestination } from './destination.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 
@@ -56,7 +57,7 @@ export function startWebhookSender(db: Database, log: Logger, opts: WebhookSende
   let dbFailing = false;
 
   async function attempt(c: ClaimedDelivery): Promise<void> {
-    const ids = { deliveryId: c.id, eventId: `evt_${c.eventId}`, purchaseId: c.purchaseId, attempt: c.attempts + 1 };
+    const ids = { deliveryId: c.id, eventId: c.eventId, purchaseId: c.purchaseId, attempt: c.attempts + 1 };
     if (!c.url || !c.secret) {
       await markFailed(db, c, { statusCode: null, error: 'no webhook configured', retryInMs: 0, maxAgeMs: o.maxAgeMs, attempted: false });
       log.warn(ids, 'webhook not sent: no webhook configured');

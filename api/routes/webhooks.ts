@@ -5,7 +5,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
-import { listDeliveries, removeWebhook, setWebhook } from '../../db/outbox.js';
+import { listDeliveries, removeWebhook, setWebhook } from '../../db/ledger/index.js';
 import { refusedDestination } from '../../webhooks/destination.js';
 import { HttpProblem, invalidRequest } from '../problem.js';
 

@@ -3,7 +3,8 @@
 import { and, eq, getTableColumns, isNotNull, sql } from 'drizzle-orm';
 import { callsRemaining, effectiveStatus, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
-import { calls, merchants, numberLendings, purchaseEvents, purchases, webhookDeliveries, type PurchaseEventType, type PurchaseRow } from '../schema.js';
+import { calls, numberLendings, purchaseEvents, purchases, type PurchaseEventType, type PurchaseRow } from '../schema.js';
+import { queueWebhook } from './webhooks.js';
 
 export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
@@ -93,14 +94,6 @@ export interface PurchaseEventData {
 /** NOTIFY channel carrying `<purchaseId>` each time an event is recorded for that purchase. */
 export const EVENTS_CHANNEL = 'sanscode_purchase_events';
 
-/** Webhook event type for each purchase event that merchants are told about. */
-const WEBHOOK_TYPES: Partial<Record<PurchaseEventType, string>> = {
-  call_counted: 'purchase.progress',
-  completed: 'purchase.completed',
-  expired: 'purchase.expired',
-  cancelled: 'purchase.cancelled',
-};
-
 /**
  * Appends a purchase event with a snapshot of the purchase, queues the matching webhook in the
  * outbox, and notifies listeners (delivered at commit). Called after the state change it
@@ -117,14 +110,7 @@ export async function recordEvent(tx: Tx, purchaseId: string, type: PurchaseEven
     .insert(purchaseEvents)
     .values({ purchaseId, type, callsCounted: p.callsCounted, callId: callId ?? null, data })
     .returning({ id: purchaseEvents.id, createdAt: purchaseEvents.createdAt });
-  const webhookType = WEBHOOK_TYPES[type];
-  if (webhookType) {
-    const [merchant] = await tx.select({ url: merchants.webhookUrl }).from(merchants).where(eq(merchants.id, p.merchantId));
-    if (merchant?.url) {
-      const body = JSON.stringify({ id: `evt_${event!.id}`, type: webhookType, createdAt: event!.createdAt.toISOString(), data: data.purchase });
-      await tx.insert(webhookDeliveries).values({ merchantId: p.merchantId, purchaseId, eventId: event!.id, type: webhookType, body });
-    }
-  }
+  await queueWebhook(tx, { id: event!.id, type, createdAt: event!.createdAt, merchantId: p.merchantId, purchase: data.purchase });
   await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${purchaseId})`);
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { openDatabase, type Database, type DbHandle } from '../../db/client.js';
 import { admitCall, cancelPurchase, countCall, createPurchase, markAnswered } from '../../db/ledger/index.js';
-import { claimDueDeliveries } from '../../db/outbox.js';
+import { claimDueDeliveries } from '../../db/ledger/index.js';
 import { merchants, webhookDeliveries } from '../../db/schema.js';
 import { startWebhookSender, type WebhookSender, type WebhookSenderOptions } from '../../webhooks/sender.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';

@@ -1,10 +1,13 @@
-// Webhook settings and the outbox (webhook_deliveries). Rows are queued by the ledger's
-// recordEvent in the transaction of the change they describe; everything after that (claiming,
-// outcome of each attempt) lives here. None of it is money state, so it sits outside the ledger.
+// Webhook settings and the outbox (webhook_deliveries). recordEvent queues a delivery in the
+// transaction of the change it describes; everything after that (claiming, the outcome of each
+// attempt) lives here too, so webhooks/sender.ts and the API reach the outbox only through the
+// ledger. The event's id and body come from domain/webhook-event.ts.
 import { randomBytes } from 'node:crypto';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
-import type { Database } from './client.js';
-import { merchants, webhookDeliveries } from './schema.js';
+import type { PurchaseView } from '../../domain/index.js';
+import { eventIdOf, webhookEventBody, webhookTypeOf } from '../../domain/webhook-event.js';
+import type { Database } from '../client.js';
+import { merchants, webhookDeliveries, type PurchaseEventType } from '../schema.js';
 
 export interface WebhookSettings {
   url: string;
@@ -45,6 +48,23 @@ export async function removeWebhook(db: Database, merchantId: string): Promise<v
   });
 }
 
+/**
+ * Queues the webhook of a just-recorded purchase event, when merchants hear about that kind of
+ * event and this merchant has a webhook. `tx` is the transaction that recorded the event
+ * (recordEvent), so the delivery exists exactly when the event does.
+ */
+export async function queueWebhook(
+  tx: Database,
+  event: { id: number; type: PurchaseEventType; createdAt: Date; merchantId: string; purchase: PurchaseView },
+): Promise<void> {
+  const type = webhookTypeOf(event.type);
+  if (!type) return;
+  const [merchant] = await tx.select({ url: merchants.webhookUrl }).from(merchants).where(eq(merchants.id, event.merchantId));
+  if (!merchant?.url) return;
+  const body = webhookEventBody({ purchaseEventId: event.id, type, createdAt: event.createdAt, purchase: event.purchase });
+  await tx.insert(webhookDeliveries).values({ merchantId: event.merchantId, purchaseId: event.purchase.id, eventId: event.id, type, body });
+}
+
 export interface DeliveryView {
   id: number;
   eventId: string;
@@ -71,7 +91,7 @@ export async function listDeliveries(db: Database, merchantId: string, opts: { l
     .limit(opts.limit);
   return rows.map((r) => ({
     id: r.id,
-    eventId: `evt_${r.eventId}`,
+    eventId: eventIdOf(r.eventId),
     type: r.type,
     purchaseId: r.purchaseId,
     status: r.status,
@@ -88,7 +108,8 @@ export async function listDeliveries(db: Database, merchantId: string, opts: { l
 /** A delivery leased to one sender, with where and how to send it. */
 export interface ClaimedDelivery {
   id: number;
-  eventId: number;
+  /** Public event id (evt_…), as in the body. */
+  eventId: string;
   purchaseId: string;
   body: string;
   attempts: number;
@@ -137,7 +158,12 @@ export async function claimDueDeliveries(db: Database, limit: number, leaseMs: n
   const byId = new Map(settings.map((s) => [s.id, s]));
   return claimed
     .sort((a, b) => a.id - b.id)
-    .map(({ merchantId, ...c }) => ({ ...c, url: byId.get(merchantId)?.url ?? null, secret: byId.get(merchantId)?.secret ?? null }));
+    .map(({ merchantId, eventId, ...c }) => ({
+      ...c,
+      eventId: eventIdOf(eventId),
+      url: byId.get(merchantId)?.url ?? null,
+      secret: byId.get(merchantId)?.secret ?? null,
+    }));
 }
 
 /** The row still holds this sender's lease: a sender whose lease ran out changes nothing. */
