@@ -54,10 +54,10 @@ export function createApi(opts: ApiOptions): express.Express {
     res.set({ 'Cache-Control': 'public, max-age=300', 'Cross-Origin-Resource-Policy': 'cross-origin' });
     res.type('text/javascript').sendFile(widgetFile);
   });
-  if (opts.demo) app.use('/demo', demoRoutes(opts.db, opts.log));
 
   const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
   const tokens = new ClientTokens(opts.db);
+  if (opts.demo) app.use('/demo', demoRoutes({ db: opts.db, log: opts.log, tokens, defaultRegion: opts.defaultRegion }));
   const hub = new PurchaseEventHub(opts.listen ?? (async () => async () => {}), opts.log);
   app.use('/v1/client', clientRoutes(opts.db, tokens, hub, limiter, opts.stream));
   app.use('/v1/admin', limiter.guard, requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion));

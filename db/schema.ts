@@ -261,6 +261,17 @@ export const secrets = pgTable('secrets', {
   createdAt: createdAt(),
 });
 
+/**
+ * Records made once per database, by whichever process asks first, and read by all; not
+ * secrets (those are in `secrets`) and not money state. E.g. `demo`: the ids of the demo
+ * merchant and its offers.
+ */
+export const appState = pgTable('app_state', {
+  name: text('name').primaryKey(),
+  value: jsonb('value').notNull(),
+  createdAt: createdAt(),
+});
+
 export type Merchant = typeof merchants.$inferSelect;
 export type Offer = typeof offers.$inferSelect;
 export type PurchaseRow = typeof purchases.$inferSelect;

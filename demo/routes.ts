@@ -1,40 +1,37 @@
 // The demo merchant site (DEMO=true, set by `npm run stack`): a page selling one premium
-// article, and the small backend a real merchant would run. The backend holds the demo
-// merchant's API key and calls sanscode's HTTP API like any merchant; the page only ever gets
-// a client token, which it hands to the widget (/widget.js).
+// article, and the small backend a real merchant would run. A real merchant's backend calls
+// sanscode's HTTP API with its key; this one runs inside sanscode, so it calls the ledger
+// directly and needs no key at all: none is kept, in memory or in the database. The page only
+// ever gets a client token, which it hands to the widget (/widget.js).
 //   GET  /demo                      the page (demo/page.html)
 //   POST /demo/api/purchases        {mode: "caller_id"|"dynamic_number", phone?} → {clientToken, …}
 //   GET  /demo/api/purchases/{id}   the purchase as the merchant's server sees it (unlock check)
-// The demo merchant and its two offers are created through the ledger on first use, and
-// remembered in the secrets table (row demo_state) so that a restart reuses them: a pool number
-// cannot belong to two offers.
+// The demo merchant and its two offers are created through the ledger on first use and their
+// ids remembered (provisionOnce) so that a restart reuses them: a pool number cannot belong to
+// two offers.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import express, { Router, type Request, type Response } from 'express';
-import { eq, sql } from 'drizzle-orm';
+import express, { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { toE164 } from '../core/phone.js';
+import type { PurchaseView } from '../domain/index.js';
 import type { Database } from '../db/client.js';
-import { createMerchant, createOffer } from '../db/ledger/index.js';
-import { secrets } from '../db/schema.js';
+import { createMerchant, createOffer, createPurchase, getPurchase, LedgerError, provisionOnce } from '../db/ledger/index.js';
 
 export interface DemoState {
   merchantId: string;
-  apiKey: string;
   callerIdOfferId: string;
   dynamicOfferId: string;
 }
 
-const STATE_ROW = 'demo_state';
 export const DEMO_CALLER_ID_NUMBER = '+33899123456';
 export const DEMO_POOL = ['+33899200001', '+33899200002', '+33899200003', '+33899200004', '+33899200005'];
 
 /** The demo merchant and offers, created once per database (several processes may race). */
-export async function demoState(db: Database): Promise<DemoState> {
-  return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${'sanscode:' + STATE_ROW}))`);
-    const [row] = await tx.select({ value: secrets.value }).from(secrets).where(eq(secrets.name, STATE_ROW));
-    if (row) return JSON.parse(row.value) as DemoState;
+export function demoState(db: Database): Promise<DemoState> {
+  return provisionOnce(db, 'demo', async (tx): Promise<DemoState> => {
+    // The merchant's API key is dropped here: the demo never calls the HTTP API.
     const merchant = await createMerchant(tx, 'Démo sanscode');
     const common = { merchantId: merchant.id, callsRequired: 2, minCallSeconds: 3, language: 'fr' as const, priceLine: "2 appels à 2,99 € TTC l'appel" };
     const callerId = await createOffer(tx, { ...common, name: 'Article premium (numéro de l’appelant)', mode: 'caller_id', numbers: [DEMO_CALLER_ID_NUMBER], purchaseTtlSeconds: 900 });
@@ -47,10 +44,21 @@ export async function demoState(db: Database): Promise<DemoState> {
       maxHoldSeconds: 900,
       quarantineSeconds: 60,
     });
-    const state: DemoState = { merchantId: merchant.id, apiKey: merchant.apiKey, callerIdOfferId: callerId.id, dynamicOfferId: dynamic.id };
-    await tx.insert(secrets).values({ name: STATE_ROW, value: JSON.stringify(state) });
-    return state;
+    return { merchantId: merchant.id, callerIdOfferId: callerId.id, dynamicOfferId: dynamic.id };
   });
+}
+
+/** What the demo needs from the API's client tokens (api/client-token.ts): issuing one. */
+export interface ClientTokenIssuer {
+  issue(purchaseId: string, merchantId: string, purchaseExpiresAt: string): Promise<string>;
+}
+
+export interface DemoOptions {
+  db: Database;
+  log: Logger;
+  tokens: ClientTokenIssuer;
+  /** Region of the phone numbers buyers type in national format. */
+  defaultRegion: string;
 }
 
 const buyBody = z.strictObject({
@@ -61,7 +69,7 @@ const buyBody = z.strictObject({
 /** The page, from the source tree or, for a build in dist/, from the repository's demo/. */
 const pageFile = ['page.html', '../../demo/page.html'].map((p) => path.resolve(import.meta.dirname, p)).find((p) => existsSync(p));
 
-export function demoRoutes(db: Database, log: Logger): Router {
+export function demoRoutes({ db, log, tokens, defaultRegion }: DemoOptions): Router {
   const router = Router();
   let state: Promise<DemoState> | null = null;
   const demo = () => {
@@ -71,22 +79,6 @@ export function demoRoutes(db: Database, log: Logger): Router {
     });
     return state;
   };
-
-  /**
-   * sanscode's own HTTP API, reached on the address this request came in on (never on the Host
-   * header, which the client chooses: the key must not be sent elsewhere).
-   */
-  async function sanscode(req: Request, method: string, route: string, body?: unknown) {
-    const { apiKey } = await demo();
-    const addr = req.socket.localAddress ?? '127.0.0.1';
-    const base = `http://${addr.includes(':') ? `[${addr}]` : addr}:${req.socket.localPort}`;
-    const res = await fetch(base + route, {
-      method,
-      headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, headers: res.headers, body: (await res.json().catch(() => ({}))) as Record<string, any> };
-  }
 
   const fail = (res: Response, status: number, error: string, extra: Record<string, unknown> = {}) => {
     res.status(status).json({ error, ...extra });
@@ -102,46 +94,50 @@ export function demoRoutes(db: Database, log: Logger): Router {
     if (!body.success) return fail(res, 400, 'Requête invalide.');
     const { mode, phone } = body.data;
     if (mode === 'caller_id' && !phone) return fail(res, 400, 'Indiquez votre numéro de téléphone.');
-    const s = await demo();
-    const offerId = mode === 'caller_id' ? s.callerIdOfferId : s.dynamicOfferId;
-    let created = await sanscode(req, 'POST', '/v1/purchases', { offerId, reference: 'demo-article', ...(mode === 'caller_id' ? { callerNumber: phone } : {}) });
+    const callerNumber = mode === 'caller_id' ? toE164(phone!, defaultRegion) : null;
+    if (mode === 'caller_id' && !callerNumber) return fail(res, 422, 'Ce numéro de téléphone n’est pas valide.');
+    const { merchantId, callerIdOfferId, dynamicOfferId } = await demo();
+    const offerId = mode === 'caller_id' ? callerIdOfferId : dynamicOfferId;
+    let purchase: PurchaseView | null;
     let resumed = false;
-    if (created.status === 409 && typeof created.body.pendingPurchaseId === 'string') {
-      // This buyer already has a purchase going for this article: carry on with it.
-      const id = created.body.pendingPurchaseId;
-      const [p, token] = await Promise.all([sanscode(req, 'GET', `/v1/purchases/${id}`), sanscode(req, 'POST', `/v1/purchases/${id}/client-token`)]);
-      if (p.status !== 200 || token.status !== 200) return fail(res, 502, 'Impossible de reprendre l’achat en cours.');
-      created = { ...p, body: { ...p.body, clientToken: token.body.clientToken } };
-      resumed = true;
+    try {
+      purchase = await createPurchase(db, merchantId, { offerId, callerNumber, reference: 'demo-article' });
+    } catch (err) {
+      if (!(err instanceof LedgerError)) throw err;
+      const pendingPurchaseId = err.extra.pendingPurchaseId;
+      if (typeof pendingPurchaseId === 'string') {
+        // This buyer already has a purchase going for this article: carry on with it.
+        purchase = await getPurchase(db, merchantId, pendingPurchaseId);
+        resumed = true;
+      } else if (err.code === 'pool_exhausted') {
+        const retryAfterSeconds = Number(err.extra.retryAfterSeconds ?? 60);
+        res.set('Retry-After', String(retryAfterSeconds));
+        return fail(res, 503, `Tous les numéros sont occupés : réessayez dans ${retryAfterSeconds} s.`, { retryAfterSeconds });
+      } else if (err.code === 'caller_has_pending_purchase') {
+        return fail(res, 409, 'Ce numéro a déjà un achat en cours chez un autre marchand : réessayez quand il sera terminé.');
+      } else {
+        throw err; // cannot happen with the demo's own offers; the app's problem handler answers
+      }
     }
-    const p = created.body;
-    if (created.status === 201 || resumed) {
-      log.info({ purchaseId: p.id, mode, resumed }, 'demo purchase');
-      return res.status(resumed ? 200 : 201).json({
-        purchaseId: p.id,
-        clientToken: p.clientToken,
-        mode: p.mode,
-        numberToCall: p.numberToCall,
-        callerNumber: p.callerNumber,
-        resumed,
-      });
-    }
-    if (created.status === 503) {
-      const retryAfter = created.headers.get('retry-after') ?? String(p.retryAfterSeconds ?? 60);
-      res.set('Retry-After', retryAfter);
-      return fail(res, 503, `Tous les numéros sont occupés : réessayez dans ${retryAfter} s.`, { retryAfterSeconds: Number(retryAfter) });
-    }
-    if (created.status === 422) return fail(res, 422, 'Ce numéro de téléphone n’est pas valide.');
-    if (created.status === 409) return fail(res, 409, 'Ce numéro a déjà un achat en cours chez un autre marchand : réessayez quand il sera terminé.');
-    log.warn({ status: created.status, type: p.type }, 'demo purchase refused');
-    return fail(res, created.status >= 500 ? 502 : created.status, p.detail ?? 'Achat impossible.');
+    if (!purchase) return fail(res, 409, 'Impossible de reprendre l’achat en cours.');
+    const clientToken = await tokens.issue(purchase.id, merchantId, purchase.expiresAt);
+    log.info({ purchaseId: purchase.id, mode, resumed }, 'demo purchase');
+    return res.status(resumed ? 200 : 201).json({
+      purchaseId: purchase.id,
+      clientToken,
+      mode: purchase.mode,
+      numberToCall: purchase.numberToCall,
+      callerNumber: purchase.callerNumber,
+      resumed,
+    });
   });
 
   router.get('/api/purchases/:id', async (req, res) => {
     if (!z.uuid().safeParse(req.params.id).success) return fail(res, 404, 'Achat inconnu.');
-    const p = await sanscode(req, 'GET', `/v1/purchases/${req.params.id}`);
-    if (p.status !== 200) return fail(res, p.status === 404 ? 404 : 502, 'Achat inconnu.');
-    res.set('Cache-Control', 'no-store').json({ purchaseId: p.body.id, status: p.body.status, callsCounted: p.body.callsCounted, callsRequired: p.body.callsRequired });
+    const { merchantId } = await demo();
+    const p = await getPurchase(db, merchantId, req.params.id);
+    if (!p) return fail(res, 404, 'Achat inconnu.');
+    res.set('Cache-Control', 'no-store').json({ purchaseId: p.id, status: p.status, callsCounted: p.callsCounted, callsRequired: p.callsRequired });
   });
 
   return router;

@@ -12,3 +12,4 @@ export * from './lending.js';
 export * from './calls.js';
 export * from './events.js';
 export * from './webhooks.js';
+export * from './app-state.js';
