@@ -44,7 +44,7 @@ const SECRET_TEXT = /\b(?:sk|ct|whsec)_[A-Za-z0-9_.~%-]*|\b[0-9a-f]{64}\b/gi;
 /** A run of 8 to 15 digits, with or without "+": a phone number in some error text. */
 const PHONE_TEXT = /(?<![\w.])\+?\d{8,15}(?![\w.])/g;
 
-/** `+33612345678` → `+336123456**`: enough to tell numbers apart in a log, not to call one. */
+/** `+33612345678` → `+336123456**`: the log never holds the whole number. Idempotent. */
 export function maskPhone(value: unknown): unknown {
   if (typeof value !== 'string' || value.endsWith('**')) return value;
   let left = 2;
