@@ -4,6 +4,7 @@ import path from 'node:path';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
+import { httpLogSerializers } from '../core/log.js';
 import type { Database, DbHandle } from '../db/client.js';
 import { ClientTokens } from './client-token.js';
 import { PurchaseEventHub, type StreamOptions } from './live.js';
@@ -39,7 +40,7 @@ export function createApi(opts: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(pinoHttp({ logger: opts.log, customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info') }));
+  app.use(pinoHttp({ logger: opts.log, serializers: httpLogSerializers(opts.log), customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info') }));
   // Every body we accept is a few hundred bytes; anything bigger is refused with 413. Bodies
   // are parsed only after authentication: an anonymous client cannot make us parse anything.
   const json = express.json({ limit: '16kb', type: ['application/json', 'application/*+json'] });

@@ -23,6 +23,9 @@ export interface NewPurchase {
   reference?: string | null | undefined;
 }
 
+/** Attempts of a purchase creation that keeps losing races (see createPurchase). */
+const MAX_ATTEMPTS = 10;
+
 /**
  * Creates a purchase.
  * - caller_id: the offer's first number on which this caller has no pending purchase is the
@@ -33,58 +36,55 @@ export interface NewPurchase {
  *   pool_exhausted (503) tells when the soonest number comes free.
  */
 export async function createPurchase(db: Database, merchantId: string, input: NewPurchase): Promise<PurchaseView> {
-  // A number another transaction lent after our snapshot was taken looks free to us; the
-  // exclusion constraint then refuses our lending, and a retry sees the new state.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await createPurchaseOnce(db, merchantId, input);
+      return await db.transaction((tx) => createPurchaseIn(tx, merchantId, input));
     } catch (err) {
-      if (!(err instanceof LedgerError && err.code === 'pool_exhausted' && err.extra.raced) || attempt === 5) throw err;
+      // Concurrent requests both passed the checks and a constraint let only one write in: the
+      // unique index (one pending purchase per caller and number; the loser's insert waited
+      // for the winner's commit) or the exclusion constraint (a number lent after our snapshot
+      // was taken). Run again: the new transaction sees the winner and gives this request the
+      // answer it would have had arriving just after it (the winner's id in the 409, the next
+      // free number, the real Retry-After). Each retry follows a commit that took a number,
+      // so a few suffice; the cap only bounds a pathological storm.
+      const sameCaller = isPgError(err, '23505');
+      const sameNumber = isPgError(err, '23P01');
+      if (!sameCaller && !sameNumber) throw err;
+      if (attempt < MAX_ATTEMPTS) continue;
+      throw sameCaller
+        ? new LedgerError('caller_has_pending_purchase', 'This caller already has a pending purchase on this number.')
+        : new LedgerError('pool_exhausted', 'Every number of this offer is lent or resting.', { retryAfterSeconds: 1 });
     }
   }
 }
 
-async function createPurchaseOnce(db: Database, merchantId: string, input: NewPurchase): Promise<PurchaseView> {
-  try {
-    return await db.transaction(async (tx) => {
-      const offer = await offerOfMerchant(tx, merchantId, input.offerId);
-      let numberToCall: string;
-      if (offer.mode === 'dynamic_number') {
-        numberToCall = await pickFreeNumber(tx, offer);
-      } else {
-        if (!input.callerNumber) throw new LedgerError('caller_number_required', 'This offer identifies the buyer by caller ID: callerNumber is required.');
-        numberToCall = await numberForCaller(tx, merchantId, offer, input.callerNumber);
-      }
-      const [row] = await tx
-        .insert(purchases)
-        .values({
-          merchantId,
-          offerId: offer.id,
-          mode: offer.mode,
-          reference: input.reference ?? null,
-          callerNumber: offer.mode === 'caller_id' ? input.callerNumber! : null,
-          numberToCall,
-          callsRequired: offer.callsRequired,
-          minCallSeconds: offer.minCallSeconds,
-          language: offer.language,
-          expiresAt: sql`now() + make_interval(secs => ${purchaseLifetimeSeconds(offer)})`,
-        })
-        .returning({ id: purchases.id });
-      if (offer.mode === 'dynamic_number') await lendNumber(tx, offer, numberToCall, row!.id);
-      await recordEvent(tx, row!.id, 'created');
-      return toPurchaseView(await purchaseById(tx, row!.id));
-    });
-  } catch (err) {
-    // Two requests raced past the checks: the unique index (caller ID) or the exclusion
-    // constraint (lent numbers) let only one in.
-    if (isPgError(err, '23505')) {
-      throw new LedgerError('caller_has_pending_purchase', 'This caller already has a pending purchase on this number.');
-    }
-    if (isPgError(err, '23P01')) {
-      throw new LedgerError('pool_exhausted', 'Every number of this offer is lent or resting.', { retryAfterSeconds: 1, raced: true });
-    }
-    throw err;
+async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase): Promise<PurchaseView> {
+  const offer = await offerOfMerchant(tx, merchantId, input.offerId);
+  let numberToCall: string;
+  if (offer.mode === 'dynamic_number') {
+    numberToCall = await pickFreeNumber(tx, offer);
+  } else {
+    if (!input.callerNumber) throw new LedgerError('caller_number_required', 'This offer identifies the buyer by caller ID: callerNumber is required.');
+    numberToCall = await numberForCaller(tx, merchantId, offer, input.callerNumber);
   }
+  const [row] = await tx
+    .insert(purchases)
+    .values({
+      merchantId,
+      offerId: offer.id,
+      mode: offer.mode,
+      reference: input.reference ?? null,
+      callerNumber: offer.mode === 'caller_id' ? input.callerNumber! : null,
+      numberToCall,
+      callsRequired: offer.callsRequired,
+      minCallSeconds: offer.minCallSeconds,
+      language: offer.language,
+      expiresAt: sql`now() + make_interval(secs => ${purchaseLifetimeSeconds(offer)})`,
+    })
+    .returning({ id: purchases.id });
+  if (offer.mode === 'dynamic_number') await lendNumber(tx, offer, numberToCall, row!.id);
+  await recordEvent(tx, row!.id, 'created');
+  return toPurchaseView(await purchaseById(tx, row!.id));
 }
 
 async function numberForCaller(tx: Tx, merchantId: string, offer: Offer, callerNumber: string): Promise<string> {
