@@ -65,7 +65,11 @@ export function createApi(opts: ApiOptions): express.Express {
       logger: opts.log,
       customLogLevel: (_req, res, err) => (isCapacityRefusal(res) ? 'info' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       // pino-http gives every 5xx a made-up Error with a stack; a deliberate 503 is no fault.
-      customErrorObject: (_req, res, _err, fields) => (isCapacityRefusal(res) ? { res: fields.res, responseTime: fields.responseTime } : fields),
+      customErrorObject: (_req, res, _err, fields) => {
+        if (!isCapacityRefusal(res)) return fields;
+        const { err: _madeUp, ...rest } = fields;
+        return rest;
+      },
       customErrorMessage: (_req, res) => (isCapacityRefusal(res) ? 'request refused for lack of capacity' : 'request errored'),
     }),
   );
