@@ -44,7 +44,7 @@ export class PurchaseEventHub {
   private readonly streamsPerPurchase = new Map<string, number>();
   private readonly counts: LiveStats = { streams: 0, subscriptions: 0, timers: 0, reads: 0 };
   private listening: Promise<void> | null = null;
-  readonly heartbeatMs: number;
+  private readonly heartbeatMs: number;
   private readonly maxPerPurchase: number;
   private readonly maxPerProcess: number;
 
@@ -106,9 +106,9 @@ export class PurchaseEventHub {
     return this.listening;
   }
 
-  /** A heartbeat timer; call the result once to stop it. */
-  every(ms: number, tick: () => void): () => void {
-    const timer = setInterval(tick, ms);
+  /** A stream's heartbeat timer; call the result once to stop it. */
+  heartbeat(tick: () => void): () => void {
+    const timer = setInterval(tick, this.heartbeatMs);
     this.counts.timers += 1;
     return () => {
       clearInterval(timer);
@@ -199,7 +199,7 @@ export async function streamPurchase(req: Request, res: Response, db: Database, 
 
   release.push(hub.subscribe(purchaseId, () => void pump()));
   release.push(
-    hub.every(hub.heartbeatMs, () => {
+    hub.heartbeat(() => {
       res.write(': keep-alive\n\n');
       void pump();
     }),
