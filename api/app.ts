@@ -1,4 +1,5 @@
 // The HTTP API as an Express 5 app (async handlers' errors reach problemHandler by themselves).
+import { isUtf8 } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express from 'express';
@@ -7,11 +8,11 @@ import type { Logger } from 'pino';
 import { httpLogSerializers } from '../core/log.js';
 import type { Database, DbHandle } from '../db/client.js';
 import { ClientTokens } from './client-token.js';
-import { PurchaseEventHub, type StreamOptions } from './live.js';
+import { PurchaseEventHub, type LiveStats, type StreamOptions } from './live.js';
 import { clientRoutes } from './routes/client.js';
 import { originRoutes } from './routes/origins.js';
-import { AuthFailureLimiter, requireAdmin, requireMerchant } from './auth.js';
-import { problemHandler, unknownRoute } from './problem.js';
+import { AuthFailureLimiter, VerifiedKeyCache, requireAdmin, requireMerchant } from './auth.js';
+import { isCapacityRefusal, problemHandler, rejectMalformedPath, unknownRoute } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -25,8 +26,16 @@ export interface ApiOptions {
   log: Logger;
   adminToken: string | undefined;
   defaultRegion: string;
-  /** Failed authentications allowed per client address and minute. */
+  /** Failed authentications per client address and minute before further failures answer 429. */
   authFailuresPerMinute?: number;
+  /**
+   * Express 'trust proxy': the reverse proxies whose X-Forwarded-For names the client (hop
+   * count, addresses, subnets or loopback/uniquelocal). Default false: the peer address is the
+   * client, as when nothing stands in front of the API.
+   */
+  trustProxy?: boolean | number | string;
+  /** How long a verified merchant key is trusted without reading the database again. */
+  keyCacheTtlMs?: number;
   /** LISTEN on the database, for live streams; without it streams only poll (heartbeat). */
   listen?: DbHandle['listen'];
   stream?: StreamOptions;
@@ -36,14 +45,47 @@ export interface ApiOptions {
   webhookAllowPrivateNetworks?: boolean;
 }
 
+const hubs = new WeakMap<express.Express, PurchaseEventHub>();
+
+/** What the app's live streams hold right now (all 0 when no stream client is connected). */
+export function liveStats(app: express.Express): LiveStats {
+  return hubs.get(app)!.stats();
+}
+
+/** Bodies are JSON, hence UTF-8: bytes that do not decode are refused, never replaced by U+FFFD. */
+function utf8Only(_req: unknown, _res: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw new Error('The request body is not valid UTF-8.');
+}
+
 export function createApi(opts: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
-  app.use(pinoHttp({ logger: opts.log, serializers: httpLogSerializers(opts.log), customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info') }));
+  app.set('trust proxy', opts.trustProxy ?? false);
+  app.use(
+    pinoHttp({
+      logger: opts.log,
+      serializers: httpLogSerializers(opts.log),
+      customLogLevel: (_req, res, err) => (isCapacityRefusal(res) ? 'info' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // pino-http gives every 5xx a made-up Error with a stack; a deliberate 503 is no fault.
+      customErrorObject: (_req, res, _err, fields) => {
+        if (!isCapacityRefusal(res)) return fields;
+        const { err: _madeUp, ...rest } = fields;
+        return rest;
+      },
+      customErrorMessage: (_req, res) => (isCapacityRefusal(res) ? 'request refused for lack of capacity' : 'request errored'),
+    }),
+  );
+  // Every answer: never sniffed as another type, never kept by a cache unless its route says so
+  // (only widget.js does). Keys, tokens and purchases are in most of them.
+  app.use((_req, res, next) => {
+    res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    next();
+  });
+  app.use(rejectMalformedPath);
   // Every body we accept is a few hundred bytes; anything bigger is refused with 413. Bodies
   // are parsed only after authentication: an anonymous client cannot make us parse anything.
-  const json = express.json({ limit: '16kb', type: ['application/json', 'application/*+json'] });
+  // No Content-Encoding (415): a compressed body would be a decompression bomb to inflate.
+  const json = express.json({ limit: '16kb', type: ['application/json', 'application/*+json'], inflate: false, verify: utf8Only });
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
@@ -59,15 +101,18 @@ export function createApi(opts: ApiOptions): express.Express {
   const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
   const tokens = new ClientTokens(opts.db);
   if (opts.demo) app.use('/demo', demoRoutes({ db: opts.db, log: opts.log, tokens, defaultRegion: opts.defaultRegion }));
-  const hub = new PurchaseEventHub(opts.listen ?? (async () => async () => {}), opts.log);
-  app.use('/v1/client', clientRoutes(opts.db, tokens, hub, limiter, opts.stream));
-  app.use('/v1/admin', limiter.guard, requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion));
+  const hub = new PurchaseEventHub(opts.listen ?? (async () => async () => {}), opts.log, opts.stream);
+  hubs.set(app, hub);
+  // A path under /v1/client or /v1/admin that no route takes is unknown (404), never a
+  // merchant request: the admin token must not be tried, and counted, as a merchant key.
+  app.use('/v1/client', clientRoutes(opts.db, tokens, hub, limiter), unknownRoute);
+  app.use('/v1/admin', requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion), unknownRoute);
   // Everything else under /v1 is the merchant API, authenticated by the merchant's key.
   const merchant = express.Router();
-  merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion, { tokens, hub, stream: opts.stream }));
+  merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion, { tokens, hub }));
   merchant.use(webhookRoutes(opts.db, opts.webhookAllowPrivateNetworks ?? false));
   merchant.use(originRoutes(opts.db));
-  app.use('/v1', limiter.guard, requireMerchant(opts.db, limiter), json, merchant);
+  app.use('/v1', requireMerchant(opts.db, limiter, new VerifiedKeyCache(opts.keyCacheTtlMs)), json, merchant);
 
   app.use(unknownRoute);
   app.use(problemHandler);

@@ -1,5 +1,6 @@
 // Errors as RFC 9457 problem details. Every refusal the API makes goes through `problem`,
 // and the error handler turns anything unexpected into a 500 that reveals nothing.
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { ZodError } from 'zod';
 import { LedgerError } from '../db/ledger/index.js';
@@ -23,9 +24,18 @@ export class HttpProblem extends Error {
   }
 }
 
+/** Responses that are a deliberate 503 (no free number, too many streams): not faults. */
+const capacityRefusals = new WeakSet<ServerResponse>();
+
 export function sendProblem(res: Response, p: HttpProblem): void {
   for (const [k, v] of Object.entries(p.headers)) res.setHeader(k, v);
+  if (p.problem.status === 503) capacityRefusals.add(res);
   res.status(p.problem.status).type('application/problem+json').send(JSON.stringify(p.problem));
+}
+
+/** A 503 the API chose to answer (with Retry-After): logged at info, never as an error. */
+export function isCapacityRefusal(res: ServerResponse): boolean {
+  return capacityRefusals.has(res);
 }
 
 export const notFound = (detail: string) => new HttpProblem(404, 'not-found', 'Not Found', detail);
@@ -67,6 +77,19 @@ export const unknownRoute: RequestHandler = (req, _res, next) => {
   next(notFound(`No route for ${req.method} ${req.path}.`));
 };
 
+/**
+ * Placed before routing: a path whose percent-encoding does not decode (`%ZZ`, `%`, a cut
+ * UTF-8 sequence) names nothing. Left to the router, decoding its parameters would throw.
+ */
+export const rejectMalformedPath: RequestHandler = (req, _res, next) => {
+  try {
+    decodeURIComponent(req.path);
+  } catch {
+    return next(new HttpProblem(400, 'malformed-path', 'Malformed path', 'The request path has an invalid percent-encoding.'));
+  }
+  next();
+};
+
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof HttpProblem) return sendProblem(res, err);
   if (err instanceof LedgerError) return sendProblem(res, fromLedgerError(err));
@@ -79,7 +102,16 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
     return sendProblem(res, new HttpProblem(413, 'body-too-large', 'Request body too large', 'The request body exceeds the size limit.'));
   }
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-    return sendProblem(res, new HttpProblem(415, 'unsupported-encoding', 'Unsupported encoding', 'Send the body as UTF-8 JSON.'));
+    return sendProblem(res, new HttpProblem(415, 'unsupported-encoding', 'Unsupported encoding', 'Send the body as UTF-8 JSON, without Content-Encoding.'));
+  }
+  if (type === 'entity.verify.failed') {
+    return sendProblem(res, new HttpProblem(400, 'malformed-utf8', 'Malformed UTF-8', 'The request body is not valid UTF-8.'));
+  }
+  // Any other error that says the client caused it (a 4xx `status`, as the body parser and the
+  // router set it) is that client's 4xx, never our 500; its message is not passed on.
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return sendProblem(res, new HttpProblem(status, 'bad-request', 'Bad request', 'The request could not be read.'));
   }
   req.log?.error({ err }, 'unhandled error');
   sendProblem(res, new HttpProblem(500, 'internal', 'Internal Server Error', 'An unexpected error occurred; nothing was changed.'));

@@ -1,23 +1,33 @@
 // Request bodies, validated with zod before anything touches the ledger. Phone numbers are
 // only checked for shape here; whether they are real numbers is the routes' 422.
+//
+// Every string a client sends goes through `text()`: a NUL cannot be stored by PostgreSQL (it
+// made a 500), and a lone UTF-16 surrogate (JSON allows "\uD800") would be stored as U+FFFD,
+// silently changing what the client sent. Both are refused with 400 instead.
 import { z } from 'zod';
 import { callOutcomes, languages, offerModes } from '../domain/index.js';
 
-const phoneInput = z.string().trim().min(1).max(32);
+/** In unicode mode a lone surrogate is a code point of its own; a valid pair never matches. */
+const NUL_OR_LONE_SURROGATE = /[\u0000\p{Surrogate}]/u;
+
+/** A string that can be stored exactly as sent. */
+export const text = () => z.string().refine((s) => !NUL_OR_LONE_SURROGATE.test(s), 'must not contain NUL characters or lone UTF-16 surrogates');
+
+const phoneInput = text().trim().min(1).max(32);
 
 export const createMerchantBody = z.strictObject({
-  name: z.string().trim().min(1).max(200),
+  name: text().trim().min(1).max(200),
 });
 
 const offerCommon = {
   merchantId: z.uuid(),
-  name: z.string().trim().min(1).max(200),
+  name: text().trim().min(1).max(200),
   callsRequired: z.int().min(1).max(20),
   minCallSeconds: z.int().min(0).max(600),
   numbers: z.array(phoneInput).min(1).max(1000),
   language: z.enum(languages),
   /** Shown by the widget next to the number (price information is mandatory on SVA pages). */
-  priceLine: z.string().trim().min(1).max(200).optional(),
+  priceLine: text().trim().min(1).max(200).optional(),
 };
 
 /**
@@ -56,7 +66,7 @@ export const createPurchaseBody = z.strictObject({
   offerId: z.uuid(),
   /** Required by caller_id offers; not used by dynamic_number offers. */
   callerNumber: phoneInput.optional(),
-  reference: z.string().max(200).nullish(),
+  reference: text().max(200).nullish(),
 });
 
 /** Path ids that are not UUIDs cannot name anything: they are 404, not 400. */
@@ -64,8 +74,7 @@ export const uuidParam = z.uuid();
 
 /** A sound name as Asterisk's sound: scheme takes it, without extension: "sanscode/price-2-99". */
 export const numberSettingsBody = z.strictObject({
-  priceAnnouncement: z
-    .string()
+  priceAnnouncement: text()
     .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'a sound name such as sanscode/price-2-99 (no extension)')
     .max(100)
     .nullable(),
@@ -73,7 +82,53 @@ export const numberSettingsBody = z.strictObject({
 
 export const callsQuery = z.strictObject({
   outcome: z.enum(callOutcomes).optional(),
-  dialed: z.string().max(32).optional(),
+  dialed: text().max(32).optional(),
   purchaseId: z.uuid().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
+
+export const merchantsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const webhookUrl = text()
+  .trim()
+  .max(2000)
+  .superRefine((raw, ctx) => {
+    const url = URL.canParse(raw) ? new URL(raw) : null;
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute http or https URL' });
+    } else if (url.username || url.password) {
+      // fetch refuses such URLs, and the key would sit in clear in the settings.
+      ctx.addIssue({ code: 'custom', message: 'must not contain credentials; verify the signature instead' });
+    }
+  });
+
+export const putWebhookBody = z.strictObject({
+  url: webhookUrl,
+  /** Replace the signing secret (otherwise kept across URL changes). */
+  rotateSecret: z.boolean().optional(),
+});
+
+export const deliveriesQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  purchaseId: z.uuid().optional(),
+});
+
+/** A DNS label as browsers serialise hosts in Origin (punycode, lower case): no `*`, no `%`. */
+const HOST_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/**
+ * scheme://host[:port], nothing else: what browsers send in the Origin header, compared as a
+ * plain string. A pattern (`https://*.shop.example`) would never match any Origin, so it is
+ * refused rather than silently useless.
+ */
+const origin = text()
+  .max(300)
+  .refine((s) => {
+    const u = URL.canParse(s) ? new URL(s) : null;
+    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.origin !== s) return false;
+    return u.hostname.startsWith('[') || u.hostname.split('.').every((label) => HOST_LABEL.test(label));
+  }, 'must be an origin such as https://shop.example (no path, no trailing slash, no wildcard)');
+
+export const allowedOriginsBody = z.strictObject({ origins: z.array(origin).max(50) });

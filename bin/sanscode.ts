@@ -30,7 +30,7 @@ async function main(command: string): Promise<void> {
   let sender: WebhookSender | undefined;
   let expiry: NodeJS.Timeout | undefined;
   if (command === 'api' || command === 'all') {
-    const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen, demo: config.DEMO, webhookAllowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS });
+    const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen, demo: config.DEMO, webhookAllowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, trustProxy: config.TRUST_PROXY, stream: { maxPerPurchase: config.MAX_STREAMS_PER_PURCHASE, maxPerProcess: config.MAX_STREAMS_PER_PROCESS } });
     server = app.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, host: config.HOST }, 'API listening'));
     sender = startWebhookSender(handle.db, log.child({ component: 'webhooks' }), { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS });
     // Tells pages and merchants about purchases whose time ran out (reads never needed it).

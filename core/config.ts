@@ -24,6 +24,19 @@ const schema = z.object({
   DEMO: z.stringbool().default(false),
   // Webhooks to loopback/private addresses: refused unless allowed (development only).
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.stringbool().default(false),
+  // Behind a reverse proxy: which proxies' X-Forwarded-For names the client (Express
+  // 'trust proxy'): a hop count, or addresses/subnets/loopback/uniquelocal separated by commas.
+  // "true" trusts any sender, who can then pick its own address: only when the proxy overwrites
+  // the header. Default false: the peer is the client.
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .min(1)
+    .default('false')
+    .transform((v): boolean | number | string => (v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
+  // Concurrent live streams (SSE) of one purchase (429 past it) and of one API process (503).
+  MAX_STREAMS_PER_PURCHASE: z.coerce.number().int().min(1).default(5),
+  MAX_STREAMS_PER_PROCESS: z.coerce.number().int().min(1).default(1000),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -2,10 +2,10 @@
 // Validate, call the ledger, shape the answer.
 import { Router } from 'express';
 import type { Database } from '../../db/client.js';
-import { createMerchant, createOffer, getOffer, listCalls, poolStatus, setNumberSettings, type OfferView } from '../../db/ledger/index.js';
+import { createMerchant, createOffer, getMerchant, getOffer, listCalls, listMerchants, poolStatus, setNumberSettings, type MerchantView, type OfferView } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
 import { HttpProblem, invalidRequest, notFound } from '../problem.js';
-import { callsQuery, createMerchantBody, createOfferBody, numberSettingsBody, uuidParam } from '../schemas.js';
+import { callsQuery, createMerchantBody, createOfferBody, merchantsQuery, numberSettingsBody, uuidParam } from '../schemas.js';
 
 export function adminRoutes(db: Database, defaultRegion: string): Router {
   const router = Router();
@@ -15,6 +15,20 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
     if (!body.success) throw invalidRequest(body.error);
     const merchant = await createMerchant(db, body.data.name);
     res.status(201).location(`/v1/admin/merchants/${merchant.id}`).json(merchant);
+  });
+
+  /** GET /v1/admin/merchants?limit=100 — newest first; keys are never shown again. */
+  router.get('/merchants', async (req, res) => {
+    const q = merchantsQuery.safeParse(req.query);
+    if (!q.success) throw invalidRequest(q.error);
+    res.json({ merchants: (await listMerchants(db, q.data)).map(merchantJson) });
+  });
+
+  router.get('/merchants/:id', async (req, res) => {
+    const id = uuidParam.safeParse(req.params.id);
+    const merchant = id.success ? await getMerchant(db, id.data) : null;
+    if (!merchant) throw notFound(`No merchant with id ${req.params.id}.`);
+    res.json(merchantJson(merchant));
   });
 
   router.post('/offers', async (req, res) => {
@@ -102,6 +116,10 @@ async function offerOr404(db: Database, rawId: string): Promise<OfferView> {
   const offer = id.success ? await getOffer(db, id.data) : null;
   if (!offer) throw notFound(`No offer with id ${rawId}.`);
   return offer;
+}
+
+function merchantJson(m: MerchantView) {
+  return { id: m.id, name: m.name, allowedOrigins: m.allowedOrigins, webhookUrl: m.webhookUrl, createdAt: m.createdAt.toISOString() };
 }
 
 function offerJson(o: OfferView) {

@@ -4,13 +4,11 @@
 //                                        headers, hence the token in the query)
 // CORS is granted only to the origins the merchant declared (PUT /v1/allowed-origins).
 import { Router, type RequestHandler } from 'express';
-import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { getOffer, getPurchase, latestEvent } from '../../db/ledger/index.js';
-import { merchants } from '../../db/schema.js';
+import { getMerchant, getOffer, getPurchase, latestEvent } from '../../db/ledger/index.js';
 import type { AuthFailureLimiter } from '../auth.js';
 import type { ClientClaims, ClientTokens } from '../client-token.js';
-import { sseData, streamPurchase, type PurchaseEventHub, type StreamOptions } from '../live.js';
+import { sseData, streamPurchase, type PurchaseEventHub } from '../live.js';
 import { HttpProblem, notFound } from '../problem.js';
 
 declare module 'express-serve-static-core' {
@@ -19,31 +17,29 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEventHub, limiter: AuthFailureLimiter, stream: StreamOptions = {}): Router {
+export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEventHub, limiter: AuthFailureLimiter): Router {
   const router = Router();
 
   const authenticate: RequestHandler = async (req, res, next) => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
-    const claims = token ? await tokens.verify(token) : null;
-    if (!claims) {
-      limiter.recordFailure(req.ip);
-      return next(new HttpProblem(401, 'unauthorized', 'Unauthorized', 'Missing, invalid or expired client token.'));
-    }
+    if (!token) return next(new HttpProblem(401, 'unauthorized', 'Unauthorized', 'Missing client token.'));
+    const claims = await tokens.verify(token);
+    if (!claims) return next(limiter.refuse(req.ip, new HttpProblem(401, 'unauthorized', 'Unauthorized', 'Invalid or expired client token.')));
     req.client = claims;
     const origin = req.get('origin');
     if (origin) {
-      const [m] = await db.select({ origins: merchants.allowedOrigins }).from(merchants).where(eq(merchants.id, claims.merchantId));
-      if (m?.origins.includes(origin)) res.set({ 'Access-Control-Allow-Origin': origin, Vary: 'Origin' });
+      const m = await getMerchant(db, claims.merchantId);
+      if (m?.allowedOrigins.includes(origin)) res.set({ 'Access-Control-Allow-Origin': origin, Vary: 'Origin' });
     }
     next();
   };
 
-  router.get('/purchase', limiter.guard, authenticate, async (req, res) => {
+  router.get('/purchase', authenticate, async (req, res) => {
     const { purchaseId, merchantId } = req.client!;
     const purchase = await getPurchase(db, merchantId, purchaseId);
     if (!purchase) throw notFound('No such purchase.');
     const [offer, last] = await Promise.all([getOffer(db, purchase.offerId), latestEvent(db, purchaseId)]);
-    res.set('Cache-Control', 'no-store').json({
+    res.json({
       ...(last ? sseData(last) : {}),
       // The stored purchase is authoritative for the status (it may have lapsed since).
       purchaseId: purchase.id,
@@ -61,8 +57,8 @@ export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEv
     });
   });
 
-  router.get('/events', limiter.guard, authenticate, async (req, res) => {
-    await streamPurchase(req, res, db, hub, req.client!.purchaseId, stream);
+  router.get('/events', authenticate, async (req, res) => {
+    await streamPurchase(req, res, db, hub, req.client!.purchaseId);
   });
 
   return router;

@@ -6,14 +6,13 @@ import type { Database } from '../../db/client.js';
 import { cancelPurchase, createPurchase, extendPurchase, getPurchase } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
 import type { ClientTokens } from '../client-token.js';
-import { streamPurchase, type PurchaseEventHub, type StreamOptions } from '../live.js';
+import { streamPurchase, type PurchaseEventHub } from '../live.js';
 import { HttpProblem, invalidRequest, notFound } from '../problem.js';
 import { createPurchaseBody, uuidParam } from '../schemas.js';
 
 export interface LiveParts {
   tokens: ClientTokens;
   hub: PurchaseEventHub;
-  stream?: StreamOptions;
 }
 
 export function purchaseRoutes(db: Database, defaultRegion: string, live: LiveParts): Router {
@@ -55,7 +54,7 @@ export function purchaseRoutes(db: Database, defaultRegion: string, live: LivePa
   router.get('/:id/events', async (req, res) => {
     const purchase = await getPurchase(db, req.merchant!.id, purchaseId(req.params.id));
     if (!purchase) throw notFound(`No purchase with id ${req.params.id}.`);
-    await streamPurchase(req, res, db, live.hub, purchase.id, live.stream);
+    await streamPurchase(req, res, db, live.hub, purchase.id);
   });
 
   router.post('/:id/cancel', async (req, res) => {

@@ -3,36 +3,11 @@
 //   DELETE /v1/webhook                            → 204; pending deliveries are failed
 //   GET    /v1/webhook-deliveries?limit&purchaseId → 200 {deliveries: [...]}, newest first
 import { Router } from 'express';
-import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import { listDeliveries, removeWebhook, setWebhook } from '../../db/ledger/index.js';
 import { refusedDestination } from '../../webhooks/destination.js';
 import { HttpProblem, invalidRequest } from '../problem.js';
-
-const webhookUrl = z
-  .string()
-  .trim()
-  .max(2000)
-  .superRefine((raw, ctx) => {
-    const url = URL.canParse(raw) ? new URL(raw) : null;
-    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-      ctx.addIssue({ code: 'custom', message: 'must be an absolute http or https URL' });
-    } else if (url.username || url.password) {
-      // fetch refuses such URLs, and the key would sit in clear in the settings.
-      ctx.addIssue({ code: 'custom', message: 'must not contain credentials; verify the signature instead' });
-    }
-  });
-
-const putWebhookBody = z.strictObject({
-  url: webhookUrl,
-  /** Replace the signing secret (otherwise kept across URL changes). */
-  rotateSecret: z.boolean().optional(),
-});
-
-const deliveriesQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  purchaseId: z.uuid().optional(),
-});
+import { deliveriesQuery, putWebhookBody } from '../schemas.js';
 
 /** allowPrivateNetworks: accept receivers on loopback or private addresses (development). */
 export function webhookRoutes(db: Database, allowPrivateNetworks = false): Router {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { admitCall } from '../../db/ledger/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { databaseFingerprint } from '../support/fingerprint.js';
 import { listen, type Http } from '../support/http.js';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
@@ -15,7 +16,7 @@ let offerId: string;
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  http = await listen(createApi({ db: t.db, log: pino({ level: 'silent' }), adminToken: ADMIN, defaultRegion: 'FR', authFailuresPerMinute: 1000 }));
+  http = await listen(createApi({ db: t.db, log: pino({ level: 'silent' }), adminToken: ADMIN, defaultRegion: 'FR', authFailuresPerMinute: 1000, listen: t.listen }));
   merchant = (await http.request('POST', '/v1/admin/merchants', { token: ADMIN, body: { name: 'Le Journal' } })).body;
   offerId = (
     await http.request('POST', '/v1/admin/offers', {
@@ -195,17 +196,170 @@ describe('merchant API', () => {
   });
 });
 
-describe('guessing', () => {
-  it('rate-limits failed authentications per client', async () => {
-    const limited = await listen(createApi({ db: t.db, log: pino({ level: 'silent' }), adminToken: ADMIN, defaultRegion: 'FR', authFailuresPerMinute: 3 }));
+describe('client errors', () => {
+  const offerBody = () => ({ merchantId: merchant.id, name: 'Article', mode: 'caller_id', callsRequired: 1, minCallSeconds: 0, numbers: ['0899123999'], purchaseTtlSeconds: 60, language: 'fr' });
+  const cases: [string, string, string, 'admin' | 'merchant', () => unknown][] = [
+    ['merchant name', 'POST', '/v1/admin/merchants', 'admin', () => ({ name: 'Le\u0000Journal' })],
+    ['offer name', 'POST', '/v1/admin/offers', 'admin', () => ({ ...offerBody(), name: 'Art\u0000icle' })],
+    ['priceLine', 'POST', '/v1/admin/offers', 'admin', () => ({ ...offerBody(), priceLine: '2,99 \u0000€' })],
+    ['premium number', 'POST', '/v1/admin/offers', 'admin', () => ({ ...offerBody(), numbers: ['0899\u0000123999'] })],
+    ['reference', 'POST', '/v1/purchases', 'merchant', () => ({ offerId, callerNumber: '0612000001', reference: 'art\u000042' })],
+    ['caller number', 'POST', '/v1/purchases', 'merchant', () => ({ offerId, callerNumber: '0612\u0000000001' })],
+    ['webhook url', 'PUT', '/v1/webhook', 'merchant', () => ({ url: 'https://203.0.113.10/hook\u0000' })],
+    ['allowed origin', 'PUT', '/v1/allowed-origins', 'merchant', () => ({ origins: ['https://shop\u0000.example'] })],
+  ];
+
+  it.each(cases)('refuse a NUL byte in the %s with 400, storing nothing', async (field, method, path, who, body) => {
+    const before = await databaseFingerprint(t.db);
+    const res = await http.request(method, path, { token: who === 'admin' ? ADMIN : merchant.apiKey, body: body() });
+    expectProblem(res, 400);
+    expect(res.body.errors.map((e: { message: string }) => e.message).join()).toMatch(/NUL/);
+    expect(await databaseFingerprint(t.db), field).toEqual(before);
+  });
+
+  it.each([
+    ['a high surrogate', '"Le \\uD800 Journal"'],
+    ['a low surrogate', '"Le \\uDFFF Journal"'],
+    ['a reversed pair', '"Le \\uDE00\\uD83D Journal"'],
+  ])('refuse %s alone instead of storing U+FFFD', async (_n, name) => {
+    const before = await databaseFingerprint(t.db);
+    expectProblem(await http.request('POST', '/v1/admin/merchants', { token: ADMIN, raw: `{"name": ${name}}` }), 400);
+    const reference = name.replace('Le', 'ref');
+    expectProblem(await http.request('POST', '/v1/purchases', { token: merchant.apiKey, raw: `{"offerId": "${offerId}", "callerNumber": "0612000002", "reference": ${reference}}` }), 400);
+    expect(await databaseFingerprint(t.db)).toEqual(before);
+  });
+
+  it('keep a valid surrogate pair exactly as sent', async () => {
+    const res = await http.request('POST', '/v1/admin/merchants', { token: ADMIN, raw: '{"name": "Le Journal \\uD83D\\uDCF0"}' });
+    expect(res.status).toBe(201);
+    expect(res.body.name).toBe('Le Journal 📰');
+  });
+
+  it('refuse a body that is not UTF-8 with 400', async () => {
+    const before = await databaseFingerprint(t.db);
+    const body = Buffer.concat([Buffer.from('{"name": "Le '), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(' Journal"}')]);
+    const res = await fetch(`${http.base}/v1/admin/merchants`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await databaseFingerprint(t.db)).toEqual(before);
+  });
+
+  it.each(['/v1/purchases/%ZZ', '/v1/purchases/%E0%A4%A', '/v1/purchases/%', '/v1/purchases/%ZZ/cancel', '/v1/admin/offers/%', '/v1/admin/numbers/%E0%A4%A', '/v1/client/%ZZ', '/%'])(
+    'refuse the malformed percent-encoding of %s with 400, before authentication',
+    async (path) => {
+      const before = await databaseFingerprint(t.db);
+      for (const token of [merchant.apiKey, ADMIN, undefined]) {
+        for (const method of ['GET', 'POST', 'PUT']) {
+          const res = await http.request(method, path, { token, ...(method === 'GET' ? {} : { body: { priceAnnouncement: null } }) });
+          expectProblem(res, 400);
+          expect(res.body.type).toBe('urn:sanscode:problem:malformed-path');
+        }
+      }
+      expect(await databaseFingerprint(t.db)).toEqual(before);
+    },
+  );
+
+  it.each(['gzip', 'deflate', 'br', 'x-unknown', 'identity, gzip'])('refuse a body with Content-Encoding %s with 415, storing nothing', async (encoding) => {
+    const before = await databaseFingerprint(t.db);
+    const res = await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId, callerNumber: '0612000003' }, headers: { 'content-encoding': encoding } });
+    expectProblem(res, 415);
+    expectProblem(await http.request('POST', '/v1/admin/merchants', { token: ADMIN, body: { name: 'Zipped' }, headers: { 'content-encoding': encoding } }), 415);
+    expect(await databaseFingerprint(t.db)).toEqual(before);
+  });
+
+  it('take a body sent with Content-Encoding identity', async () => {
+    const res = await http.request('POST', '/v1/admin/merchants', { token: ADMIN, body: { name: 'Plain' }, headers: { 'content-encoding': 'identity' } });
+    expect(res.status).toBe(201);
+  });
+});
+
+describe('response headers', () => {
+  it('send nosniff on every answer, and no-store on every answer of the API', async () => {
+    const created = await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId, callerNumber: '0612000004' } });
+    expect(created.status).toBe(201);
+    const { id, clientToken } = created.body;
+    const answers = {
+      'new merchant (key)': await http.request('POST', '/v1/admin/merchants', { token: ADMIN, body: { name: 'Headers' } }),
+      'merchant list': await http.request('GET', '/v1/admin/merchants', { token: ADMIN }),
+      'new purchase (token)': created,
+      purchase: await http.request('GET', `/v1/purchases/${id}`, { token: merchant.apiKey }),
+      'client token': await http.request('POST', `/v1/purchases/${id}/client-token`, { token: merchant.apiKey }),
+      'client purchase': await http.request('GET', `/v1/client/purchase?token=${clientToken}`),
+      'webhook secret': await http.request('PUT', '/v1/webhook', { token: merchant.apiKey, body: { url: 'https://203.0.113.10/hook' } }),
+      cancelled: await http.request('POST', `/v1/purchases/${id}/cancel`, { token: merchant.apiKey }),
+      problem: await http.request('GET', `/v1/purchases/${id}`),
+      'unknown route': await http.request('GET', '/v2/nothing'),
+      health: await http.request('GET', '/healthz'),
+    };
+    for (const [name, res] of Object.entries(answers)) {
+      expect(res.status, name).toBeLessThan(500);
+      expect(res.headers.get('x-content-type-options'), name).toBe('nosniff');
+      expect(res.headers.get('cache-control'), name).toBe('no-store');
+    }
+    const controller = new AbortController();
+    const stream = await fetch(`${http.base}/v1/client/events?token=${clientToken}`, { signal: controller.signal });
+    expect(stream.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(stream.headers.get('cache-control')).toMatch(/^no-store/);
+    controller.abort();
+    await http.request('DELETE', '/v1/webhook', { token: merchant.apiKey });
+  });
+
+  it('still let the widget load and read its purchase from an allowed origin', async () => {
+    const widget = await fetch(`${http.base}/widget.js`);
+    expect(widget.status).toBe(200);
+    expect(widget.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(widget.headers.get('cache-control')).toBe('public, max-age=300');
+    expect(widget.headers.get('x-content-type-options')).toBe('nosniff');
+    await widget.text();
+
+    const { clientToken } = (await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId, callerNumber: '0612000005' } })).body;
+    await http.request('PUT', '/v1/allowed-origins', { token: merchant.apiKey, body: { origins: ['https://shop.example'] } });
+    const origin = { origin: 'https://shop.example' };
+    const read = await http.request('GET', `/v1/client/purchase?token=${clientToken}`, { headers: origin });
+    expect(read.status).toBe(200);
+    expect(read.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    const controller = new AbortController();
+    const stream = await fetch(`${http.base}/v1/client/events?token=${clientToken}&lastEventId=0`, { headers: origin, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    controller.abort();
+  });
+
+  it('refuse allowed origins that can never match an Origin header', async () => {
+    const before = await databaseFingerprint(t.db);
+    for (const bad of ['https://*.shop.example', 'https://shop.*', '*', 'https://shop%2A.example', 'https://shop.example.', 'https://-shop.example', 'null']) {
+      const res = await http.request('PUT', '/v1/allowed-origins', { token: merchant.apiKey, body: { origins: ['https://ok.example', bad] } });
+      expectProblem(res, 400);
+      expect(res.body.errors[0].field, bad).toBe('origins.1');
+    }
+    expect(await databaseFingerprint(t.db)).toEqual(before);
+    const good = ['https://shop.example', 'http://localhost:8080', 'https://[::1]:8443', 'https://xn--caf-dma.example', 'http://192.0.2.1'];
+    const res = await http.request('PUT', '/v1/allowed-origins', { token: merchant.apiKey, body: { origins: good } });
+    expect(res.body).toEqual({ origins: good });
+    expect((await http.request('GET', '/v1/allowed-origins', { token: merchant.apiKey })).body).toEqual({ origins: good });
+  });
+});
+
+describe('logs', () => {
+  it('record an exhausted pool (503) at info, without an error or a stack', async () => {
+    const lines: any[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const logged = await listen(createApi({ db: t.db, log, adminToken: ADMIN, defaultRegion: 'FR' }));
     try {
-      const statuses = [];
-      for (let i = 0; i < 5; i++) statuses.push((await limited.request('GET', '/v1/purchases/00000000-0000-4000-8000-000000000000', { token: `sk_guess${i}` })).status);
-      expect(statuses).toEqual([401, 401, 401, 429, 429]);
-      const ok = await limited.request('GET', '/v1/purchases/00000000-0000-4000-8000-000000000000', { token: merchant.apiKey });
-      expect(ok.status).toBe(429); // the address is blocked for the window, even with a good key
+      const pool = await logged.request('POST', '/v1/admin/offers', {
+        token: ADMIN,
+        body: { merchantId: merchant.id, name: 'Pool', mode: 'dynamic_number', callsRequired: 1, minCallSeconds: 0, numbers: ['0899600001'], holdSeconds: 60, language: 'fr' },
+      });
+      expect((await logged.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId: pool.body.id } })).status).toBe(201);
+      const exhausted = await logged.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId: pool.body.id } });
+      expect(exhausted.status).toBe(503);
+      const line = lines.find((l) => l.res?.statusCode === 503);
+      expect(line).toBeDefined();
+      expect(line.level).toBe(30);
+      expect(line).not.toHaveProperty('err');
+      expect(JSON.stringify(line)).not.toMatch(/stack/);
     } finally {
-      await limited.close();
+      await logged.close();
     }
   });
 });

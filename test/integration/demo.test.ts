@@ -13,7 +13,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { migrationsFolder, openDatabase } from '../../db/client.js';
-import { findMerchantByApiKey } from '../../db/ledger/index.js';
+import { findMerchantByApiKeyHash, hashApiKey } from '../../db/ledger/index.js';
 import { appState, secrets } from '../../db/schema.js';
 import { demoState } from '../../demo/routes.js';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
@@ -152,8 +152,8 @@ describe('migration 0004 on a database the demo already used', () => {
       const handle = await openDatabase({ databaseUrl: url.toString() });
       try {
         expect(await demoState(handle.db)).toEqual(ids);
-        expect(await findMerchantByApiKey(handle.db, oldKey)).toBeNull();
-        expect(await findMerchantByApiKey(handle.db, 'sk_other')).toMatchObject({ id: other!.id });
+        expect(await findMerchantByApiKeyHash(handle.db, hashApiKey(oldKey))).toBeNull();
+        expect(await findMerchantByApiKeyHash(handle.db, hashApiKey('sk_other'))).toMatchObject({ id: other!.id });
       } finally {
         await handle.close();
       }
