@@ -1,9 +1,10 @@
 // Client tokens: what a merchant's page gives the buyer's browser instead of the API key.
 // A token names one purchase and an expiry, signed with HMAC-SHA256 under a key all API
-// processes share (db/secrets.ts). It grants reading that purchase and its event stream only.
+// processes share (the ledger's sharedSecret). It grants reading that purchase and its event
+// stream only.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Database } from '../db/client.js';
-import { sharedSecret } from '../db/secrets.js';
+import { sharedSecret } from '../db/ledger/index.js';
 
 export interface ClientClaims {
   purchaseId: string;

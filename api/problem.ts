@@ -46,6 +46,18 @@ export function invalidRequest(error: ZodError): HttpProblem {
   return new HttpProblem(400, 'invalid-request', 'Invalid request', `The request has ${errors.length} invalid field(s): ${errors.map((e) => e.field).join(', ')}.`, { errors });
 }
 
+/**
+ * 422: the field has the shape of a phone number (schemas.ts checks that, 400) but is not a
+ * usable one. One entry in `errors` per number refused, e.g. `{ field: "numbers", message: ... }`.
+ */
+export function invalidPhone(field: string, raw: string | readonly string[]): HttpProblem {
+  const refused = typeof raw === 'string' ? [raw] : raw;
+  const detail = refused.length === 1 ? `"${refused[0]}" is not a valid phone number.` : `Not valid phone numbers: ${refused.map((r) => `"${r}"`).join(', ')}.`;
+  return new HttpProblem(422, 'invalid-phone-number', 'Invalid phone number', detail, {
+    errors: refused.map((r) => ({ field, message: `not a valid phone number: ${r}` })),
+  });
+}
+
 /** The HTTP face of each ledger refusal. */
 export function fromLedgerError(err: LedgerError): HttpProblem {
   switch (err.code) {

@@ -3,24 +3,19 @@
 //   PUT /v1/allowed-origins {origins: ["https://shop.example"]} → 200 {origins}
 //   GET /v1/allowed-origins                                     → 200 {origins}
 import { Router } from 'express';
-import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { getMerchant } from '../../db/ledger/index.js';
-import { merchants } from '../../db/schema.js';
-import { invalidRequest } from '../problem.js';
+import { allowedOrigins, setAllowedOrigins } from '../../db/ledger/index.js';
+import { parse } from '../input.js';
 import { allowedOriginsBody } from '../schemas.js';
 
 export function originRoutes(db: Database): Router {
   const router = Router();
   router.get('/allowed-origins', async (req, res) => {
-    res.json({ origins: (await getMerchant(db, req.merchant!.id))?.allowedOrigins ?? [] });
+    res.json({ origins: await allowedOrigins(db, req.merchant!.id) });
   });
   router.put('/allowed-origins', async (req, res) => {
-    const parsed = allowedOriginsBody.safeParse(req.body);
-    if (!parsed.success) throw invalidRequest(parsed.error);
-    const origins = [...new Set(parsed.data.origins)];
-    await db.update(merchants).set({ allowedOrigins: origins }).where(eq(merchants.id, req.merchant!.id));
-    res.json({ origins });
+    const { origins } = parse(allowedOriginsBody, req.body);
+    res.json({ origins: await setAllowedOrigins(db, req.merchant!.id, origins) });
   });
   return router;
 }

@@ -1,9 +1,11 @@
-// Records made once per database and read by every process (table app_state): neither money
-// state nor secrets. E.g. the demo site's merchant and offers, which must survive restarts
-// because a pool number cannot belong to two offers.
+// What is made once per database and then read by every process: records (table app_state),
+// e.g. the demo site's merchant and offers, which must survive restarts because a pool number
+// cannot belong to two offers; and secrets all API processes must share (table secrets), e.g.
+// the key that signs client tokens. Neither is money state.
+import { randomBytes } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { appState } from '../schema.js';
+import { appState, secrets } from '../schema.js';
 
 /**
  * The record stored under `name`, made by `create` on first use. Several processes may ask at
@@ -19,4 +21,14 @@ export async function provisionOnce<T>(db: Database, name: string, create: (tx: 
     await tx.insert(appState).values({ name, value });
     return value;
   });
+}
+
+/**
+ * The 256-bit secret stored under `name`, created by whichever process asks first; a second
+ * creator's insert does nothing, and every process then reads the one stored.
+ */
+export async function sharedSecret(db: Database, name: string): Promise<Buffer> {
+  await db.insert(secrets).values({ name, value: randomBytes(32).toString('base64url') }).onConflictDoNothing();
+  const [row] = await db.select({ value: secrets.value }).from(secrets).where(eq(secrets.name, name));
+  return Buffer.from(row!.value, 'base64url');
 }

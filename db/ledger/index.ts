@@ -6,6 +6,7 @@
 // and API processes share the database. Times come from PostgreSQL's clock so that all
 // processes agree on "now".
 export * from './shared.js';
+export * from './merchants.js';
 export * from './offers.js';
 export * from './purchases.js';
 export * from './lending.js';
