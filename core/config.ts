@@ -1,6 +1,7 @@
 // Configuration comes from the environment only, parsed once and validated so that a typo
 // fails at start-up with a clear message instead of misbehaving during a call.
 import { z } from 'zod';
+import { languages } from '../domain/index.js';
 
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
@@ -15,7 +16,7 @@ const schema = z.object({
   ARI_APP: z.string().regex(/^[A-Za-z0-9_-]+$/).default('sanscode'),
   DEFAULT_REGION: z.string().length(2).toUpperCase().default('FR'),
   // Language of prompts when the dialed number belongs to no offer.
-  DEFAULT_LANGUAGE: z.enum(['fr', 'en']).default('fr'),
+  DEFAULT_LANGUAGE: z.enum(languages).default('fr'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // A call still marked in progress after this long is ignored when admitting new ones (it no
   // longer blocks a call that could complete the purchase); the record itself is left as is.

@@ -15,7 +15,7 @@ import express, { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { toE164 } from '../core/phone.js';
-import type { PurchaseView } from '../domain/index.js';
+import { offerModes, type PurchaseView } from '../domain/index.js';
 import type { Database } from '../db/client.js';
 import { createMerchant, createOffer, createPurchase, getPurchase, LedgerError, provisionOnce } from '../db/ledger/index.js';
 
@@ -62,7 +62,7 @@ export interface DemoOptions {
 }
 
 const buyBody = z.strictObject({
-  mode: z.enum(['caller_id', 'dynamic_number']),
+  mode: z.enum(offerModes),
   phone: z.string().trim().max(32).optional(),
 });
 

@@ -2,46 +2,35 @@
 // Validate, call the ledger, shape the answer.
 import { Router } from 'express';
 import type { Database } from '../../db/client.js';
-import { createMerchant, createOffer, getMerchant, getOffer, listCalls, listMerchants, poolStatus, setNumberSettings, type MerchantView, type OfferView } from '../../db/ledger/index.js';
+import { createMerchant, createOffer, listCalls, listMerchants, poolStatus, setNumberSettings, type MerchantView, type OfferView } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
-import { HttpProblem, invalidRequest, notFound } from '../problem.js';
-import { callsQuery, createMerchantBody, createOfferBody, merchantsQuery, numberSettingsBody, uuidParam } from '../schemas.js';
+import { merchantOr404, offerOr404, parse, phoneOr422 } from '../input.js';
+import { invalidPhone, notFound } from '../problem.js';
+import { callsQuery, createMerchantBody, createOfferBody, merchantsQuery, numberSettingsBody } from '../schemas.js';
 
 export function adminRoutes(db: Database, defaultRegion: string): Router {
   const router = Router();
 
   router.post('/merchants', async (req, res) => {
-    const body = createMerchantBody.safeParse(req.body);
-    if (!body.success) throw invalidRequest(body.error);
-    const merchant = await createMerchant(db, body.data.name);
+    const body = parse(createMerchantBody, req.body);
+    const merchant = await createMerchant(db, body.name);
     res.status(201).location(`/v1/admin/merchants/${merchant.id}`).json(merchant);
   });
 
   /** GET /v1/admin/merchants?limit=100 — newest first; keys are never shown again. */
   router.get('/merchants', async (req, res) => {
-    const q = merchantsQuery.safeParse(req.query);
-    if (!q.success) throw invalidRequest(q.error);
-    res.json({ merchants: (await listMerchants(db, q.data)).map(merchantJson) });
+    res.json({ merchants: (await listMerchants(db, parse(merchantsQuery, req.query))).map(merchantJson) });
   });
 
   router.get('/merchants/:id', async (req, res) => {
-    const id = uuidParam.safeParse(req.params.id);
-    const merchant = id.success ? await getMerchant(db, id.data) : null;
-    if (!merchant) throw notFound(`No merchant with id ${req.params.id}.`);
-    res.json(merchantJson(merchant));
+    res.json(merchantJson(await merchantOr404(db, req.params.id)));
   });
 
   router.post('/offers', async (req, res) => {
-    const body = createOfferBody.safeParse(req.body);
-    if (!body.success) throw invalidRequest(body.error);
-    const numbers = body.data.numbers.map((raw) => ({ raw, e164: toE164(raw, defaultRegion) }));
+    const o = parse(createOfferBody, req.body);
+    const numbers = o.numbers.map((raw) => ({ raw, e164: toE164(raw, defaultRegion) }));
     const unusable = numbers.filter((n) => !n.e164).map((n) => n.raw);
-    if (unusable.length > 0) {
-      throw new HttpProblem(422, 'invalid-phone-number', 'Invalid phone number', `Not a valid phone number: ${unusable.join(', ')}.`, {
-        errors: unusable.map((raw) => ({ field: 'numbers', message: `not a valid phone number: ${raw}` })),
-      });
-    }
-    const o = body.data;
+    if (unusable.length > 0) throw invalidPhone('numbers', unusable);
     const offer = await createOffer(db, {
       merchantId: o.merchantId,
       name: o.name,
@@ -75,20 +64,16 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
    * early media before a call on this number is answered (null: the carrier plays it).
    */
   router.put('/numbers/:number', async (req, res) => {
-    const number = toE164(String(req.params.number), defaultRegion);
-    if (!number) throw new HttpProblem(422, 'invalid-phone-number', 'Invalid phone number', `"${req.params.number}" is not a valid phone number.`);
-    const body = numberSettingsBody.safeParse(req.body);
-    if (!body.success) throw invalidRequest(body.error);
-    res.json(await setNumberSettings(db, { number, priceAnnouncement: body.data.priceAnnouncement }));
+    const number = phoneOr422('number', req.params.number, defaultRegion);
+    const { priceAnnouncement } = parse(numberSettingsBody, req.body);
+    res.json(await setNumberSettings(db, { number, priceAnnouncement }));
   });
 
   /** GET /v1/admin/calls?outcome=lost&dialed=0899123456&purchaseId=…&limit=100 — the call record. */
   router.get('/calls', async (req, res) => {
-    const q = callsQuery.safeParse(req.query);
-    if (!q.success) throw invalidRequest(q.error);
-    const dialed = q.data.dialed === undefined ? undefined : toE164(q.data.dialed, defaultRegion);
-    if (dialed === null) throw new HttpProblem(422, 'invalid-phone-number', 'Invalid phone number', `"${q.data.dialed}" is not a valid phone number.`);
-    const rows = await listCalls(db, { ...q.data, dialed });
+    const q = parse(callsQuery, req.query);
+    const dialed = q.dialed === undefined ? undefined : phoneOr422('dialed', q.dialed, defaultRegion);
+    const rows = await listCalls(db, { ...q, dialed });
     res.json({
       calls: rows.map((c) => ({
         channelId: c.channelId,
@@ -109,13 +94,6 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
   });
 
   return router;
-}
-
-async function offerOr404(db: Database, rawId: string): Promise<OfferView> {
-  const id = uuidParam.safeParse(rawId);
-  const offer = id.success ? await getOffer(db, id.data) : null;
-  if (!offer) throw notFound(`No offer with id ${rawId}.`);
-  return offer;
 }
 
 function merchantJson(m: MerchantView) {

@@ -5,10 +5,10 @@
 // CORS is granted only to the origins the merchant declared (PUT /v1/allowed-origins).
 import { Router, type RequestHandler } from 'express';
 import type { Database } from '../../db/client.js';
-import { getMerchant, getOffer, getPurchase, latestEvent } from '../../db/ledger/index.js';
+import { allowedOrigins, getOffer, getPurchase, latestEvent } from '../../db/ledger/index.js';
 import type { AuthFailureLimiter } from '../auth.js';
 import type { ClientClaims, ClientTokens } from '../client-token.js';
-import { sseData, streamPurchase, type PurchaseEventHub } from '../live.js';
+import { streamPurchase, type PurchaseEventHub } from '../live.js';
 import { HttpProblem, notFound } from '../problem.js';
 
 declare module 'express-serve-static-core' {
@@ -27,10 +27,7 @@ export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEv
     if (!claims) return next(limiter.refuse(req.ip, new HttpProblem(401, 'unauthorized', 'Unauthorized', 'Invalid or expired client token.')));
     req.client = claims;
     const origin = req.get('origin');
-    if (origin) {
-      const m = await getMerchant(db, claims.merchantId);
-      if (m?.allowedOrigins.includes(origin)) res.set({ 'Access-Control-Allow-Origin': origin, Vary: 'Origin' });
-    }
+    if (origin && (await allowedOrigins(db, claims.merchantId)).includes(origin)) res.set({ 'Access-Control-Allow-Origin': origin, Vary: 'Origin' });
     next();
   };
 
@@ -38,10 +35,11 @@ export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEv
     const { purchaseId, merchantId } = req.client!;
     const purchase = await getPurchase(db, merchantId, purchaseId);
     if (!purchase) throw notFound('No such purchase.');
-    const [offer, last] = await Promise.all([getOffer(db, purchase.offerId), latestEvent(db, purchaseId)]);
+    // Every purchase has its offer: a foreign key, and offers are never deleted.
+    const [offer, last] = await Promise.all([getOffer(db, purchase.offerId).then((o) => o!), latestEvent(db, purchaseId)]);
     res.json({
-      ...(last ? sseData(last) : {}),
-      // The stored purchase is authoritative for the status (it may have lapsed since).
+      // The stored purchase is authoritative for the status (it may have lapsed since the
+      // last event); the last event adds whether a call is in progress.
       purchaseId: purchase.id,
       status: purchase.status,
       callsRequired: purchase.callsRequired,
@@ -52,8 +50,8 @@ export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEv
       completedAt: purchase.completedAt,
       callInProgress: last?.data.callInProgress ?? false,
       lastEventId: last?.id ?? 0,
-      language: offer?.language ?? 'fr',
-      priceLine: offer?.priceLine ?? null,
+      language: offer.language,
+      priceLine: offer.priceLine,
     });
   });
 

@@ -6,7 +6,8 @@ import { Router } from 'express';
 import type { Database } from '../../db/client.js';
 import { listDeliveries, removeWebhook, setWebhook } from '../../db/ledger/index.js';
 import { refusedDestination } from '../../webhooks/destination.js';
-import { HttpProblem, invalidRequest } from '../problem.js';
+import { parse } from '../input.js';
+import { HttpProblem } from '../problem.js';
 import { deliveriesQuery, putWebhookBody } from '../schemas.js';
 
 /** allowPrivateNetworks: accept receivers on loopback or private addresses (development). */
@@ -14,15 +15,14 @@ export function webhookRoutes(db: Database, allowPrivateNetworks = false): Route
   const router = Router();
 
   router.put('/webhook', async (req, res) => {
-    const body = putWebhookBody.safeParse(req.body);
-    if (!body.success) throw invalidRequest(body.error);
-    const refused = await refusedDestination(body.data.url, allowPrivateNetworks);
+    const body = parse(putWebhookBody, req.body);
+    const refused = await refusedDestination(body.url, allowPrivateNetworks);
     if (refused) {
       throw new HttpProblem(422, 'webhook-destination-refused', 'Webhook destination refused', `${refused}: webhooks go to public addresses only.`, {
         errors: [{ field: 'url', message: refused }],
       });
     }
-    const settings = await setWebhook(db, req.merchant!.id, body.data.url, body.data.rotateSecret ?? false);
+    const settings = await setWebhook(db, req.merchant!.id, body.url, body.rotateSecret ?? false);
     res.set('Cache-Control', 'no-store').json(settings);
   });
 
@@ -32,9 +32,7 @@ export function webhookRoutes(db: Database, allowPrivateNetworks = false): Route
   });
 
   router.get('/webhook-deliveries', async (req, res) => {
-    const query = deliveriesQuery.safeParse(req.query);
-    if (!query.success) throw invalidRequest(query.error);
-    res.json({ deliveries: await listDeliveries(db, req.merchant!.id, query.data) });
+    res.json({ deliveries: await listDeliveries(db, req.merchant!.id, parse(deliveriesQuery, req.query)) });
   });
 
   return router;

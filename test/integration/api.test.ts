@@ -44,6 +44,13 @@ function expectProblem(res: { status: number; headers: Headers; body: any }, sta
   expect(res.body).toMatchObject({ status, type: expect.stringMatching(/^urn:sanscode:problem:/), title: expect.any(String), detail: expect.any(String) });
 }
 
+/** Every unusable phone number is a 422 naming its field in `errors`, as README promises. */
+function expectInvalidPhone(res: { status: number; headers: Headers; body: any }, field: string, count = 1) {
+  expectProblem(res, 422);
+  expect(res.body.type).toBe('urn:sanscode:problem:invalid-phone-number');
+  expect(res.body.errors).toEqual(Array.from({ length: count }, () => ({ field, message: expect.stringMatching(/^not a valid phone number/) })));
+}
+
 describe('admin API', () => {
   it('creates a merchant and shows its key once, storing only a hash', async () => {
     const res = await http.request('POST', '/v1/admin/merchants', { token: ADMIN, body: { name: 'Petites Annonces' } });
@@ -84,9 +91,9 @@ describe('admin API', () => {
   });
 
   it('refuses an unusable premium number with 422 and an unknown merchant with 422', async () => {
-    const body = { merchantId: merchant.id, name: 'x', mode: 'caller_id', callsRequired: 1, minCallSeconds: 5, numbers: ['0899123456', '12'], purchaseTtlSeconds: 60, language: 'en' };
+    const body = { merchantId: merchant.id, name: 'x', mode: 'caller_id', callsRequired: 1, minCallSeconds: 5, numbers: ['0899123456', '12', 'call me'], purchaseTtlSeconds: 60, language: 'en' };
     const before = await rowCounts();
-    expectProblem(await http.request('POST', '/v1/admin/offers', { token: ADMIN, body }), 422);
+    expectInvalidPhone(await http.request('POST', '/v1/admin/offers', { token: ADMIN, body }), 'numbers', 2);
     const unknown = await http.request('POST', '/v1/admin/offers', { token: ADMIN, body: { ...body, numbers: ['0899123456'], merchantId: '00000000-0000-4000-8000-000000000000' } });
     expectProblem(unknown, 422);
     expect(await rowCounts()).toEqual(before);
@@ -100,7 +107,7 @@ describe('number settings', () => {
     const cleared = await http.request('PUT', '/v1/admin/numbers/+33899123456', { token: ADMIN, body: { priceAnnouncement: null } });
     expect(cleared.body).toEqual({ number: '+33899123456', priceAnnouncement: null });
     expectProblem(await http.request('PUT', '/v1/admin/numbers/0899123456', { token: ADMIN, body: { priceAnnouncement: '../../etc/passwd' } }), 400);
-    expectProblem(await http.request('PUT', '/v1/admin/numbers/12', { token: ADMIN, body: { priceAnnouncement: null } }), 422);
+    expectInvalidPhone(await http.request('PUT', '/v1/admin/numbers/12', { token: ADMIN, body: { priceAnnouncement: null } }), 'number');
   });
 });
 
@@ -112,6 +119,7 @@ describe('call record', () => {
     expect(res.status).toBe(200);
     expect(res.body.calls).toEqual([expect.objectContaining({ channelId: 'audit-1', outcome: 'anonymous', dialedNumber: '+33899123456', answeredAt: null })]);
     expectProblem(await http.request('GET', '/v1/admin/calls?outcome=whatever', { token: ADMIN }), 400);
+    expectInvalidPhone(await http.request('GET', '/v1/admin/calls?dialed=12', { token: ADMIN }), 'dialed');
     expectProblem(await http.request('GET', '/v1/admin/calls', { token: merchant.apiKey }), 401);
   });
 });
@@ -178,6 +186,7 @@ describe('merchant API', () => {
     const res = await http.request('POST', '/v1/purchases', { token: merchant.apiKey, ...o });
     expectProblem(res, status);
     if (status === 400 && !('raw' in opts)) expect(res.body.errors.length).toBeGreaterThan(0);
+    if (status === 422) expectInvalidPhone(res, 'callerNumber');
     expect(await rowCounts()).toEqual(before);
   });
 
@@ -334,8 +343,8 @@ describe('response headers', () => {
     }
     expect(await databaseFingerprint(t.db)).toEqual(before);
     const good = ['https://shop.example', 'http://localhost:8080', 'https://[::1]:8443', 'https://xn--caf-dma.example', 'http://192.0.2.1'];
-    const res = await http.request('PUT', '/v1/allowed-origins', { token: merchant.apiKey, body: { origins: good } });
-    expect(res.body).toEqual({ origins: good });
+    const res = await http.request('PUT', '/v1/allowed-origins', { token: merchant.apiKey, body: { origins: [...good, good[0]] } });
+    expect(res.body).toEqual({ origins: good }); // each kept once
     expect((await http.request('GET', '/v1/allowed-origins', { token: merchant.apiKey })).body).toEqual({ origins: good });
   });
 });
