@@ -11,11 +11,11 @@ import type { Express } from 'express';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
+import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { databaseFingerprint } from '../support/fingerprint.js';
 import { listen, type Http } from '../support/http.js';
 
-const ADMIN = 'admin-token-for-tests-0123456789';
 const SEED = Number(process.env.FUZZ_SEED ?? 7_2026);
 const RUNS_PER_ROUTE = 40;
 

@@ -3,12 +3,12 @@ import { pino } from 'pino';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
-import { admitCall } from '../../db/ledger/index.js';
+import { simulateCall } from '../support/calls.js';
+import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { databaseFingerprint } from '../support/fingerprint.js';
 import { listen, type Http } from '../support/http.js';
 
-const ADMIN = 'admin-token-for-tests-0123456789';
 let t: TestDatabase;
 let http: Http;
 let merchant: { id: string; apiKey: string };
@@ -113,8 +113,7 @@ describe('number settings', () => {
 
 describe('call record', () => {
   it('lists calls for the operator, filtered by outcome and number', async () => {
-    const facts = { channelId: 'audit-1', asteriskId: null, dialedRaw: '0899123456', dialed: '+33899123456', callerRaw: 'anonymous', caller: null };
-    await admitCall(t.db, facts, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
+    await simulateCall(t.db, { channelId: 'audit-1', dialedRaw: '0899123456', dialed: '+33899123456', caller: null });
     const res = await http.request('GET', '/v1/admin/calls?outcome=anonymous&dialed=0899123456', { token: ADMIN });
     expect(res.status).toBe(200);
     expect(res.body.calls).toEqual([expect.objectContaining({ channelId: 'audit-1', outcome: 'anonymous', dialedNumber: '+33899123456', answeredAt: null })]);

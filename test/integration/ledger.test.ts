@@ -1,18 +1,9 @@
 // The ledger against a real PostgreSQL: purchases, call admission and counting, concurrency.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  admitCall,
-  countCall,
-  createPurchase,
-  endCall,
-  getCall,
-  getPurchase,
-  LedgerError,
-  markAnswered,
-} from '../../db/ledger/index.js';
+import { countCall, createPurchase, endCall, getCall, getPurchase, LedgerError, markAnswered } from '../../db/ledger/index.js';
 import { purchaseEvents } from '../../db/schema.js';
-import type { CallFacts } from '../../domain/index.js';
+import { simulateCall } from '../support/calls.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provision } from '../support/fixtures.js';
 
@@ -27,15 +18,8 @@ afterAll(async () => {
 let seq = 0;
 /** A distinct French mobile number per test, so tests never share a caller. */
 const newCaller = () => `+336${String(10_000_000 + ++seq).slice(-8)}`;
-const facts = (dialed: string, caller: string | null): CallFacts => ({
-  channelId: `chan-${++seq}-${Math.random()}`,
-  asteriskId: 'node-a',
-  dialedRaw: dialed,
-  dialed,
-  callerRaw: caller ?? 'anonymous',
-  caller,
-});
-const admit = (f: CallFacts) => admitCall(t.db, f, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
+/** A call admitted (or refused) and left there: the test takes it further itself. */
+const admit = (dialed: string, caller: string | null, channelId?: string) => simulateCall(t.db, { channelId, dialed, caller, answer: false });
 
 describe('purchases', () => {
   it('creates a pending purchase on the offer number', async () => {
@@ -110,16 +94,16 @@ describe('calls', () => {
     const expiredCaller = newCaller();
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: expiredCaller });
     await t.db.execute(sql`update purchases set expires_at = now() - interval '1 second' where id = ${p.id}`);
-    const cases: [CallFacts, string][] = [
-      [facts('+33899000031', null), 'anonymous'],
-      [facts('+33899000031', caller), 'no_purchase'],
-      [facts('+33899999999', caller), 'unknown_number'],
-      [facts('+33899000031', expiredCaller), 'expired'],
+    const cases: [string, string | null, string][] = [
+      ['+33899000031', null, 'anonymous'],
+      ['+33899000031', caller, 'no_purchase'],
+      ['+33899999999', caller, 'unknown_number'],
+      ['+33899000031', expiredCaller, 'expired'],
     ];
-    for (const [f, outcome] of cases) {
-      const { admission } = await admit(f);
+    for (const [dialed, from, outcome] of cases) {
+      const { admission, facts } = await admit(dialed, from);
       expect(admission).toMatchObject({ action: 'reject', outcome });
-      expect((await getCall(t.db, f.channelId))?.outcome).toBe(outcome);
+      expect((await getCall(t.db, facts.channelId))?.outcome).toBe(outcome);
     }
     // The lapsed purchase is now written as expired, with its audit event.
     const events = await t.db.select().from(purchaseEvents).where(sql`${purchaseEvents.purchaseId} = ${p.id}`);
@@ -127,12 +111,13 @@ describe('calls', () => {
   });
 
   it('is idempotent on the channel id', async () => {
-    const f = facts('+33899999998', newCaller());
-    const first = await admit(f);
-    const second = await admit(f);
+    const caller = newCaller();
+    const first = await admit('+33899999998', caller);
+    const second = await admit('+33899999998', caller, first.facts.channelId);
     expect(first.duplicate).toBe(false);
-    expect(second).toEqual({ admission: first.admission, duplicate: true });
-    const [{ n } = { n: -1 }] = (await t.db.execute(sql`select count(*)::int as n from calls where channel_id = ${f.channelId}`)) as unknown as { n: number }[];
+    expect(second.duplicate).toBe(true);
+    expect(second.admission).toEqual(first.admission);
+    const [{ n } = { n: -1 }] = (await t.db.execute(sql`select count(*)::int as n from calls where channel_id = ${first.facts.channelId}`)) as unknown as { n: number }[];
     expect(n).toBe(1);
   });
 
@@ -144,30 +129,26 @@ describe('calls', () => {
       { callsCounted: 1, callsRemaining: 1, status: 'pending' },
       { callsCounted: 2, callsRemaining: 0, status: 'completed' },
     ]) {
-      const f = facts('+33899000041', caller);
-      expect((await admit(f)).admission).toMatchObject({ action: 'answer', purchaseId: p.id });
-      await markAnswered(t.db, f.channelId);
-      const r = await countCall(t.db, f.channelId);
-      expect(r).toMatchObject({ counted: true, purchase: expected });
-      const { call } = await endCall(t.db, f.channelId, { cause: 16, causeText: 'Normal Clearing' });
+      const { admission, count, facts } = await simulateCall(t.db, { dialed: '+33899000041', caller });
+      expect(admission).toMatchObject({ action: 'answer', purchaseId: p.id });
+      expect(count).toMatchObject({ counted: true, purchase: expected });
+      const { call } = await endCall(t.db, facts.channelId, { cause: 16, causeText: 'Normal Clearing' });
       expect(call).toMatchObject({ outcome: 'counted', hangupCause: 16, purchaseId: p.id });
       expect(call!.answeredSeconds).toBeGreaterThanOrEqual(0);
     }
     const done = await getPurchase(t.db, merchant.id, p.id);
     expect(done?.completedAt).not.toBeNull();
     // Completed: a further call is not answered.
-    expect((await admit(facts('+33899000041', caller))).admission).toMatchObject({ action: 'reject', outcome: 'no_purchase' });
+    expect((await admit('+33899000041', caller)).admission).toMatchObject({ action: 'reject', outcome: 'no_purchase' });
   });
 
   it('records too_short, not counted, when the caller leaves before the minimum', async () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899000051'], minCallSeconds: 30 });
     const caller = newCaller();
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: caller });
-    const f = facts('+33899000051', caller);
-    await admit(f);
-    await markAnswered(t.db, f.channelId);
-    expect(await countCall(t.db, f.channelId)).toMatchObject({ counted: false, reason: 'too_early' });
-    const { call } = await endCall(t.db, f.channelId, { cause: 16 });
+    const { count, facts } = await simulateCall(t.db, { dialed: '+33899000051', caller });
+    expect(count).toMatchObject({ counted: false, reason: 'too_early' });
+    const { call } = await endCall(t.db, facts.channelId, { cause: 16 });
     expect(call?.outcome).toBe('too_short');
     expect((await getPurchase(t.db, merchant.id, p.id))?.callsCounted).toBe(0);
   });
@@ -176,11 +157,9 @@ describe('calls', () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899000061'], minCallSeconds: 5 });
     const caller = newCaller();
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: caller });
-    const f = facts('+33899000061', caller);
-    await admit(f);
-    await markAnswered(t.db, f.channelId);
-    await t.db.execute(sql`update calls set answered_at = now() - interval '6 seconds' where channel_id = ${f.channelId}`);
-    const { call } = await endCall(t.db, f.channelId, { cause: 16 });
+    const { facts } = await simulateCall(t.db, { dialed: '+33899000061', caller, count: false });
+    await t.db.execute(sql`update calls set answered_at = now() - interval '6 seconds' where channel_id = ${facts.channelId}`);
+    const { call } = await endCall(t.db, facts.channelId, { cause: 16 });
     expect(call).toMatchObject({ outcome: 'counted', answeredSeconds: 6 });
     expect((await getPurchase(t.db, merchant.id, p.id))?.status).toBe('completed');
   });
@@ -189,10 +168,9 @@ describe('calls', () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899000071'] });
     const caller = newCaller();
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: caller });
-    const f = facts('+33899000071', caller);
-    await admit(f);
-    expect((await endCall(t.db, f.channelId, { cause: 16 })).call?.outcome).toBe('abandoned');
-    expect((await endCall(t.db, f.channelId, { cause: 16 })).call).toBeNull(); // idempotent
+    const { facts } = await admit('+33899000071', caller);
+    expect((await endCall(t.db, facts.channelId, { cause: 16 })).call?.outcome).toBe('abandoned');
+    expect((await endCall(t.db, facts.channelId, { cause: 16 })).call).toBeNull(); // idempotent
   });
 });
 
@@ -201,11 +179,12 @@ describe('concurrency', () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899000081'], callsRequired: 3 });
     const caller = newCaller();
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: caller });
-    const calls = Array.from({ length: 3 }, () => facts('+33899000081', caller));
-    const admissions = await Promise.all(calls.map(admit));
+    // Each step for all three calls at once: admitted together, answered together, counted together.
+    const admissions = await Promise.all(Array.from({ length: 3 }, () => admit('+33899000081', caller)));
     expect(admissions.every((a) => a.admission.action === 'answer')).toBe(true);
-    await Promise.all(calls.map((c) => markAnswered(t.db, c.channelId)));
-    const results = await Promise.all(calls.map((c) => countCall(t.db, c.channelId)));
+    const channels = admissions.map((a) => a.facts.channelId);
+    await Promise.all(channels.map((c) => markAnswered(t.db, c)));
+    const results = await Promise.all(channels.map((c) => countCall(t.db, c)));
     expect(results.filter((r) => r.counted && r.completed)).toHaveLength(1);
     expect((await getPurchase(t.db, merchant.id, p.id))).toMatchObject({ status: 'completed', callsCounted: 3 });
     const events = await t.db.select().from(purchaseEvents).where(sql`${purchaseEvents.purchaseId} = ${p.id}`);
@@ -217,7 +196,7 @@ describe('concurrency', () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899000091'], callsRequired: 1 });
     const caller = newCaller();
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: caller });
-    const admissions = await Promise.all([facts('+33899000091', caller), facts('+33899000091', caller)].map(admit));
+    const admissions = await Promise.all([admit('+33899000091', caller), admit('+33899000091', caller)]);
     expect(admissions.map((a) => a.admission.action).sort()).toEqual(['answer', 'reject']);
     expect(admissions.find((a) => a.admission.action === 'reject')?.admission).toMatchObject({ outcome: 'call_in_progress' });
   });

@@ -4,13 +4,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { sql } from 'drizzle-orm';
-import { admitCall, countCall, endCall, expireDuePurchases, markAnswered } from '../../db/ledger/index.js';
+import { expireDuePurchases } from '../../db/ledger/index.js';
 import { startApiProcess } from '../support/api-process.js';
+import { simulateCall } from '../support/calls.js';
+import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Http } from '../support/http.js';
 import { openSse } from '../support/sse.js';
 
-const ADMIN = 'admin-token-for-tests-0123456789';
 let t: TestDatabase;
 let http: Http;
 let merchant: { id: string; apiKey: string };
@@ -40,13 +41,10 @@ async function newPurchase() {
   return { ...res.body, caller } as { id: string; clientToken: string; caller: string };
 }
 
-/** One call from the buyer, as the IVR drives the ledger: admit, answer, count, hang up. */
+/** One counted call from the buyer (`caller` as typed, national format): admit, answer, count, hang up. */
 async function callOnce(caller: string, channelId: string) {
-  const facts = { channelId, asteriskId: null, dialedRaw: '0899300001', dialed: '+33899300001', callerRaw: caller, caller: `+33${caller.slice(1)}` };
-  await admitCall(t.db, facts, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
-  await markAnswered(t.db, channelId);
-  await countCall(t.db, channelId);
-  await endCall(t.db, channelId, { cause: 16 });
+  const { count } = await simulateCall(t.db, { channelId, dialed: '+33899300001', caller: `+33${caller.slice(1)}`, hangUp: true });
+  expect(count).toMatchObject({ counted: true });
 }
 
 describe('purchase event stream', () => {
@@ -102,7 +100,7 @@ describe('purchase event stream', () => {
     } finally {
       await other.stop();
     }
-  });
+  }, 90_000); // the other process may take up to a minute to start on a loaded machine
 
   it('tells the page when the purchase expires (the sweep writes what reads already knew)', async () => {
     const p = await newPurchase();

@@ -14,11 +14,12 @@ import { CallFlow } from '../../ivr/call-flow.js';
 import type { Media } from '../../domain/index.js';
 import type { HangupReason, IncomingCall, Telephony } from '../../ivr/telephony.js';
 import { startWebhookSender, type WebhookSender } from '../../webhooks/sender.js';
+import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Http } from '../support/http.js';
 import { openSse } from '../support/sse.js';
+import { waitFor } from '../support/wait.js';
 
-const ADMIN = 'admin-token-log-leak-0123456789';
 const lines: string[] = [];
 const logs = () => lines.join('');
 const log = createLogger('info', { write: (line: string) => void lines.push(line) });
@@ -71,11 +72,6 @@ async function withFailure(breakIt: string, repair: string, during: () => Promis
   }
 }
 
-async function until(what: () => boolean, label: string) {
-  for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 50));
-  expect(what(), label).toBe(true);
-}
-
 describe('logs', () => {
   it('hold no secret and no full buyer number after API and IVR flows', async () => {
     const secrets: string[] = [ADMIN];
@@ -117,7 +113,7 @@ describe('logs', () => {
     const stream = await openSse(`${http.base}/v1/client/events?token=${bought.body.clientToken}`);
     await stream.take(1);
     stream.close();
-    await until(() => logs().includes('/v1/client/events'), 'the event stream was logged');
+    await waitFor('the event stream to be logged', () => logs().includes('/v1/client/events'));
     const lent = await req('POST', '/v1/purchases', shop.apiKey, { offerId: pool.id });
     secrets.push(lent.body.clientToken);
 
@@ -156,8 +152,8 @@ describe('logs', () => {
       'alter table calls drop constraint leak_probe',
       () => call('failing', '0899400001', '0699998888'),
     );
-    await until(() => received.length > 0, 'the webhook was delivered');
-    await until(() => logs().includes('webhook delivered'), 'the delivery was logged');
+    await waitFor('the webhook to be delivered', () => received.length > 0);
+    await waitFor('the delivery to be logged', () => logs().includes('webhook delivered'));
 
     const [signing] = (await t.db.execute(sql`select value from secrets where name = 'client_token_key'`)) as unknown as { value: string }[];
     secrets.push(signing!.value);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db/client.js';
-import { admitCall, countCall, createPurchase, getPurchase, markAnswered } from '../../db/ledger/index.js';
+import { createPurchase, getPurchase } from '../../db/ledger/index.js';
+import { simulateCall } from '../support/calls.js';
 import { provision } from '../support/fixtures.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sanscode-pglite-'));
@@ -17,11 +18,9 @@ describe('embedded PGlite mode', () => {
     expect(first.kind).toBe('pglite');
     const { merchant, offer } = await provision(first.db);
     const p = await createPurchase(first.db, merchant.id, { offerId: offer.id, callerNumber: '+33612345678' });
-    const facts = { channelId: 'c1', asteriskId: null, dialedRaw: '0899123456', dialed: '+33899123456', callerRaw: '0612345678', caller: '+33612345678' };
-    const { admission } = await admitCall(first.db, facts, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
+    const { admission, count } = await simulateCall(first.db, { dialed: '+33899123456', caller: '+33612345678' });
     expect(admission.action).toBe('answer');
-    await markAnswered(first.db, 'c1');
-    expect(await countCall(first.db, 'c1')).toMatchObject({ counted: true, completed: true });
+    expect(count).toMatchObject({ counted: true, completed: true });
     await first.close();
 
     const again = await openDatabase({ dataDir: dir });

@@ -7,10 +7,10 @@ import { pino } from 'pino';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
+import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Http } from '../support/http.js';
 
-const ADMIN = 'admin-token-for-tests-0123456789';
 const ROUNDS = 3;
 let t: TestDatabase;
 let http: Http;

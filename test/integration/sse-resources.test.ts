@@ -4,11 +4,12 @@ import net from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi, liveStats } from '../../api/app.js';
+import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Http } from '../support/http.js';
 import { openSse, type SseStream } from '../support/sse.js';
+import { waitFor } from '../support/wait.js';
 
-const ADMIN = 'admin-token-for-tests-0123456789';
 let t: TestDatabase;
 
 beforeAll(async () => {
@@ -39,15 +40,6 @@ async function setUp(stream: Parameters<typeof createApi>[0]['stream'], purchase
   return { app, http, apiKey: merchant.apiKey as string, purchases: bought };
 }
 
-/** Polls `check` until it holds (a state, not a duration, is what the test waits for). */
-async function until(check: () => boolean, what: () => string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 /** Connects, sends the request, and destroys the socket `delayMs` after connecting. */
@@ -71,7 +63,7 @@ describe('aborted event streams', () => {
       const warm = await openSse(`${http.base}/v1/client/events?token=${p.clientToken}`);
       await warm.take(1);
       warm.close();
-      await until(() => liveStats(app).streams === 0, () => JSON.stringify(liveStats(app)));
+      await waitFor(() => `no stream left, hub holds ${JSON.stringify(liveStats(app))}`, () => liveStats(app).streams === 0);
       const baselineTimers = timers();
 
       const port = Number(new URL(http.base).port);
@@ -93,13 +85,13 @@ describe('aborted event streams', () => {
       // the sockets are gone; what matters is that the hub then stays idle for several
       // heartbeats: a leaked heartbeat would tick (and read) every 100 ms forever.
       let idleSince = Infinity;
-      await until(
+      await waitFor(
+        () => `the hub to stay idle, live streams hold ${JSON.stringify(liveStats(app))}`,
         () => {
           if (!idle()) idleSince = Infinity;
           else idleSince = Math.min(idleSince, Date.now());
           return Date.now() - idleSince >= 500;
         },
-        () => `live streams hold ${JSON.stringify(liveStats(app))}`,
       );
       expect(timers()).toBeLessThanOrEqual(baselineTimers + 10);
 
@@ -108,7 +100,7 @@ describe('aborted event streams', () => {
       expect((await stream.take(1))[0]!.data.purchaseId).toBe(p.id);
       expect(liveStats(app)).toMatchObject({ streams: 1, subscriptions: 1, timers: 1 });
       stream.close();
-      await until(idle, () => JSON.stringify(liveStats(app)));
+      await waitFor(() => `the hub to be idle, it holds ${JSON.stringify(liveStats(app))}`, idle);
     } finally {
       await http.close();
     }
@@ -141,7 +133,7 @@ describe('stream bounds', () => {
 
       // A stream that ends frees its place at once.
       open.shift()!.close();
-      await until(() => liveStats(app).streams === 2, () => JSON.stringify(liveStats(app)));
+      await waitFor(() => `2 streams, hub holds ${JSON.stringify(liveStats(app))}`, () => liveStats(app).streams === 2);
       open.push(await clientStream(c));
       expect(open[2]!.status).toBe(200);
     } finally {

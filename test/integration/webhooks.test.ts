@@ -8,15 +8,15 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { openDatabase, type Database, type DbHandle } from '../../db/client.js';
-import { admitCall, cancelPurchase, countCall, createPurchase, markAnswered } from '../../db/ledger/index.js';
-import { claimDueDeliveries } from '../../db/ledger/index.js';
+import { cancelPurchase, claimDueDeliveries, createPurchase } from '../../db/ledger/index.js';
 import { merchants, webhookDeliveries } from '../../db/schema.js';
 import { startWebhookSender, type WebhookSender, type WebhookSenderOptions } from '../../webhooks/sender.js';
+import { simulateCall } from '../support/calls.js';
+import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provision } from '../support/fixtures.js';
 import { listen, type Http } from '../support/http.js';
-
-const ADMIN = 'admin-token-for-tests-0123456789';
+import { waitFor } from '../support/wait.js';
 const silent = pino({ level: 'silent' });
 /** Fast retries so that a test sees many attempts in a second or two. */
 const FAST: WebhookSenderOptions = { baseBackoffMs: 50, maxBackoffMs: 200, pollMs: 20, allowPrivateNetworks: true };
@@ -113,14 +113,6 @@ function sender(db: Database = t.db, opts: WebhookSenderOptions = {}, log = sile
   return s;
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** The receiver's check, written from docs/webhooks.md with node:crypto (not our module). */
 function signatureValid(header: string | string[] | undefined, rawBody: string, secret: string): boolean {
   if (typeof header !== 'string') return false;
@@ -155,12 +147,9 @@ async function completedPurchase(s: Shop, db: Database = t.db): Promise<string> 
   const caller = newCaller();
   const p = await createPurchase(db, s.merchantId, { offerId: s.offerId, callerNumber: caller });
   for (let i = 0; i < 2; i++) {
-    const channelId = `chan-${++seq}-${Math.random()}`;
-    const facts = { channelId, asteriskId: 'node-a', dialedRaw: p.numberToCall, dialed: p.numberToCall, callerRaw: caller, caller };
-    const { admission } = await admitCall(db, facts, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
+    const { admission, count } = await simulateCall(db, { dialed: p.numberToCall, caller });
     expect(admission.action).toBe('answer');
-    await markAnswered(db, channelId);
-    expect(await countCall(db, channelId)).toMatchObject({ counted: true });
+    expect(count).toMatchObject({ counted: true });
   }
   return p.id;
 }

@@ -2,14 +2,19 @@
 // several API processes sharing one database keep its guarantees.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { waitFor } from './wait.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
+
+/** Starting tsx, migrating and listening can take long on a loaded machine; a test waits this long. */
+const START_TIMEOUT_MS = 60_000;
 
 export interface ApiProcess {
   base: string;
   stop(): Promise<void>;
 }
 
+/** Resolves once the process answers /healthz; rejects (and kills it) if it exits or stays silent. */
 export async function startApiProcess(databaseUrl: string, adminToken: string): Promise<ApiProcess> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin/sanscode.ts'), 'api'], {
@@ -18,22 +23,27 @@ export async function startApiProcess(databaseUrl: string, adminToken: string): 
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`sanscode api exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      // not listening yet
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  const healthy = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`sanscode api (port ${port}) exited with ${child.exitCode ?? child.signalCode} before answering /healthz; see its stderr above`);
     }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    base,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    try {
+      return (await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;
+    } catch {
+      return false; // not listening yet
+    }
   };
+  try {
+    await waitFor(`sanscode api to answer ${base}/healthz`, healthy, START_TIMEOUT_MS);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { base, stop };
 }
