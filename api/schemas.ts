@@ -77,3 +77,8 @@ export const callsQuery = z.strictObject({
   purchaseId: z.uuid().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
+
+/** POST /v1/admin/calls/{id}/credit: why the operator credits a lost call (kept in the audit trail). */
+export const creditCallBody = z.strictObject({
+  reason: z.string().trim().min(1).max(500),
+});

@@ -2,10 +2,10 @@
 // Validate, call the ledger, shape the answer.
 import { Router } from 'express';
 import type { Database } from '../../db/client.js';
-import { createMerchant, createOffer, getOffer, listCalls, poolStatus, setNumberSettings, type OfferView } from '../../db/ledger/index.js';
+import { createMerchant, createOffer, creditLostCall, getOffer, listCalls, poolStatus, setNumberSettings, type OfferView } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
 import { HttpProblem, invalidRequest, notFound } from '../problem.js';
-import { callsQuery, createMerchantBody, createOfferBody, numberSettingsBody, uuidParam } from '../schemas.js';
+import { callsQuery, createMerchantBody, createOfferBody, creditCallBody, numberSettingsBody, uuidParam } from '../schemas.js';
 
 export function adminRoutes(db: Database, defaultRegion: string): Router {
   const router = Router();
@@ -92,6 +92,16 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
         hangupCauseText: c.hangupCauseText,
       })),
     });
+  });
+
+  /**
+   * POST /v1/admin/calls/{channelId or id}/credit {reason} — credits a lost call the carrier
+   * billed to its purchase (creditLostCall); 409 call-not-creditable when it is not eligible.
+   */
+  router.post('/calls/:id/credit', async (req, res) => {
+    const body = creditCallBody.safeParse(req.body);
+    if (!body.success) throw invalidRequest(body.error);
+    res.json(await creditLostCall(db, String(req.params.id), { by: 'admin-api', reason: body.data.reason }));
   });
 
   return router;
