@@ -51,6 +51,8 @@ function overview(): string {
     'operator commands (table output, or --json):',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
+    'They use the service\'s database: DATABASE_URL, else the embedded one under DATA_DIR (which one',
+    'process at a time may open: stop the service first). Times are UTC unless they carry an offset.',
     'Exit codes: 0 done, 2 bad input or refused (one-line message on stderr), 1 anything else.',
   ].join('\n');
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { toE164 } from '../../core/phone.js';
 import { createOffer, getOffer, listMerchants, listOffers, poolStatus, type OfferView } from '../../db/ledger/index.js';
 import { languages, offerModes } from '../../domain/index.js';
-import { emit, parseCommand, record, table, Refusal, UsageError, validate, type Cell, type CliContext, type Command } from './shared.js';
+import { emit, parseCommand, record, Refusal, table, UsageError, validate, type Cell, type CliContext, type Command } from './shared.js';
 
 const HELP = `
 usage: sanscode offer create --merchant ID --name NAME --number NUMBER [--number NUMBER ...]

@@ -1,7 +1,7 @@
 // sanscode pool show
 import { z } from 'zod';
 import { getOffer, poolStatus } from '../../db/ledger/index.js';
-import { emit, parseCommand, table, Refusal, UsageError, type Command } from './shared.js';
+import { emit, parseCommand, Refusal, table, UsageError, type Command } from './shared.js';
 
 const HELP = `
 usage: sanscode pool show OFFER_ID [--json]

@@ -1,7 +1,7 @@
 // sanscode purchase show
 import { z } from 'zod';
 import { creditsOfPurchase, listCalls, purchaseDetails } from '../../db/ledger/index.js';
-import { emit, parseCommand, record, table, Refusal, UsageError, type Command } from './shared.js';
+import { emit, parseCommand, record, Refusal, table, UsageError, type Command } from './shared.js';
 
 const HELP = `
 usage: sanscode purchase show PURCHASE_ID [--json]

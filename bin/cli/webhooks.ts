@@ -1,7 +1,7 @@
 // sanscode webhook-deliveries
 import { z } from 'zod';
 import { listDeliveries, listMerchants } from '../../db/ledger/index.js';
-import { emit, parseCommand, table, Refusal, UsageError, validate, type Command } from './shared.js';
+import { emit, parseCommand, Refusal, table, validate, type Command } from './shared.js';
 
 const HELP = `
 usage: sanscode webhook-deliveries --merchant ID [--purchase ID] [--limit N] [--json]

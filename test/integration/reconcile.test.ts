@@ -62,7 +62,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('sanscode reconcile', () => {
+// Each run is a Node process compiling TypeScript: seconds each on a busy 2-core machine.
+describe('sanscode reconcile', { timeout: 180_000 }, () => {
   it('reports billed calls not credited, credited calls not billed, duration mismatches, and totals (JSON)', async () => {
     const res = await runSanscode(t.url, ['reconcile', statement, '--json']);
     expect(res).toMatchObject({ code: 0, stderr: '' });

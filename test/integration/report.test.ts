@@ -55,7 +55,8 @@ const figures = (calls: number, answeredCalls: number, countedCalls: number, ans
   completedPurchases,
 });
 
-describe('revenue report', () => {
+// Each run is a Node process compiling TypeScript: seconds each on a busy 2-core machine.
+describe('revenue report', { timeout: 180_000 }, () => {
   it('sums October per merchant, offer and number; a refusal on a shared number belongs to no offer', async () => {
     const report = await revenueReport(t.db, { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') });
     expect(report.rows).toMatchObject([
