@@ -65,7 +65,10 @@ export function fromLedgerError(err: LedgerError): HttpProblem {
       return new HttpProblem(422, 'unknown-merchant', 'Unknown merchant', err.message, { errors: [{ field: 'merchantId', message: 'no such merchant' }] });
     case 'offer_not_found':
     case 'purchase_not_found':
+    case 'call_not_found':
       return notFound(err.message);
+    case 'call_not_creditable':
+      return new HttpProblem(409, 'call-not-creditable', 'Call not creditable', err.message, err.extra);
     case 'caller_number_required':
       return new HttpProblem(400, 'invalid-request', 'Invalid request', err.message, { errors: [{ field: 'callerNumber', message: 'required by this offer' }] });
     case 'number_in_use':

@@ -132,3 +132,8 @@ const origin = text()
   }, 'must be an origin such as https://shop.example (no path, no trailing slash, no wildcard)');
 
 export const allowedOriginsBody = z.strictObject({ origins: z.array(origin).max(50) });
+
+/** POST /v1/admin/calls/{id}/credit: why the operator credits a lost call (kept in the audit trail). */
+export const creditCallBody = z.strictObject({
+  reason: text().trim().min(1).max(500),
+});

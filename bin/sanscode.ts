@@ -3,6 +3,7 @@
 //   sanscode api       HTTP API only
 //   sanscode ivr       IVR worker only (one per Asterisk node)
 //   sanscode all       both in one process (development, small sites)
+//   sanscode help      the operator commands (bin/cli/: merchant, offer, report, ...)
 import type { Server } from 'node:http';
 import { createApi } from '../api/app.js';
 import { loadConfig } from '../core/config.js';
@@ -11,12 +12,17 @@ import { openDatabase } from '../db/client.js';
 import { expireDuePurchases } from '../db/ledger/index.js';
 import { startWebhookSender, type WebhookSender } from '../webhooks/sender.js';
 import { startIvr, type IvrWorker } from '../ivr/worker.js';
+import { isCliCommand, runCli } from './cli/index.js';
 
 async function main(command: string): Promise<void> {
+  if (isCliCommand(command)) {
+    process.exitCode = await runCli(process.argv.slice(2));
+    return;
+  }
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
   if (!['migrate', 'api', 'ivr', 'all'].includes(command)) {
-    console.error('usage: sanscode migrate|api|ivr|all');
+    console.error('usage: sanscode migrate|api|ivr|all, or an operator command (sanscode help)');
     process.exit(2);
   }
   const handle = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });

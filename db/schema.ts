@@ -192,6 +192,25 @@ export const numberLendings = pgTable(
   ],
 );
 
+/**
+ * The operator's credit of a call the IVR lost (outcome `lost`: the channel vanished, so the
+ * IVR could not time it) but the carrier billed: who credited it and why. One row per call at
+ * most (unique call_id), written in the transaction that counts the call for its purchase.
+ */
+export const callCredits = pgTable(
+  'call_credits',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    callId: uuid('call_id').notNull().unique().references(() => calls.id),
+    purchaseId: uuid('purchase_id').notNull().references(() => purchases.id),
+    /** "admin-api" for the HTTP API (one admin token), the operator's OS user for the CLI. */
+    creditedBy: text('credited_by').notNull(),
+    reason: text('reason').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('call_credits_purchase').on(t.purchaseId)],
+);
+
 export const purchaseEventTypes = [
   'created',
   'call_started', // a call for this purchase was answered: "call in progress"
@@ -276,3 +295,4 @@ export type Merchant = typeof merchants.$inferSelect;
 export type Offer = typeof offers.$inferSelect;
 export type PurchaseRow = typeof purchases.$inferSelect;
 export type CallRow = typeof calls.$inferSelect;
+export type CallCreditRow = typeof callCredits.$inferSelect;

@@ -2,11 +2,11 @@
 // Validate, call the ledger, shape the answer.
 import { Router } from 'express';
 import type { Database } from '../../db/client.js';
-import { createMerchant, createOffer, listCalls, listMerchants, poolStatus, setNumberSettings, type MerchantView, type OfferView } from '../../db/ledger/index.js';
+import { createMerchant, createOffer, creditLostCall, listCalls, listMerchants, poolStatus, setNumberSettings, type MerchantView, type OfferView } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
 import { merchantOr404, offerOr404, parse, phoneOr422 } from '../input.js';
 import { invalidPhone, notFound } from '../problem.js';
-import { callsQuery, createMerchantBody, createOfferBody, merchantsQuery, numberSettingsBody } from '../schemas.js';
+import { callsQuery, createMerchantBody, creditCallBody, createOfferBody, merchantsQuery, numberSettingsBody } from '../schemas.js';
 
 export function adminRoutes(db: Database, defaultRegion: string): Router {
   const router = Router();
@@ -91,6 +91,15 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
         hangupCauseText: c.hangupCauseText,
       })),
     });
+  });
+
+  /**
+   * POST /v1/admin/calls/{channelId or id}/credit {reason} — credits a lost call the carrier
+   * billed to its purchase (creditLostCall); 409 call-not-creditable when it is not eligible.
+   */
+  router.post('/calls/:id/credit', async (req, res) => {
+    const { reason } = parse(creditCallBody, req.body);
+    res.json(await creditLostCall(db, String(req.params.id), { by: 'admin-api', reason }));
   });
 
   return router;

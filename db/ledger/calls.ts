@@ -234,17 +234,27 @@ async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
   if (purchase.status !== 'pending' || purchase.callsCounted >= purchase.callsRequired) {
     return { counted: false, reason: 'purchase_ended', purchase: toPurchaseView(purchase) };
   }
+  return { counted: true, ...(await creditCall(tx, purchase, call.id)) };
+}
+
+/**
+ * Counts a call for its purchase, locked by the caller, who has checked that the purchase can
+ * take it: one more call, completion (and release of a lent number) when it was the last one
+ * needed, the call marked counted, and the events with their webhooks. The purchase's stored
+ * status is otherwise left as it is.
+ */
+export async function creditCall(tx: Tx, purchase: PurchaseWithClock, callId: string): Promise<{ completed: boolean; purchase: PurchaseView }> {
   const callsCounted = purchase.callsCounted + 1;
   const completed = callsCounted === purchase.callsRequired;
   await tx
     .update(purchases)
     .set(completed ? { callsCounted, status: 'completed', completedAt: sql`now()`, endedAt: sql`now()` } : { callsCounted })
     .where(eq(purchases.id, purchase.id));
-  await tx.update(calls).set({ outcome: 'counted', countedAt: sql`now()` }).where(eq(calls.id, call.id));
+  await tx.update(calls).set({ outcome: 'counted', countedAt: sql`now()` }).where(eq(calls.id, callId));
   if (completed) await releaseNumber(tx, purchase.id);
-  await recordEvent(tx, purchase.id, 'call_counted', call.id);
+  await recordEvent(tx, purchase.id, 'call_counted', callId);
   if (completed) await recordEvent(tx, purchase.id, 'completed');
-  return { counted: true, completed, purchase: toPurchaseView(await purchaseById(tx, purchase.id)) };
+  return { completed, purchase: toPurchaseView(await purchaseById(tx, purchase.id)) };
 }
 
 export interface CallQuery {

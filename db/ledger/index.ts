@@ -14,3 +14,6 @@ export * from './calls.js';
 export * from './events.js';
 export * from './webhooks.js';
 export * from './app-state.js';
+export * from './credits.js';
+export * from './operator.js';
+export * from './reports.js';

@@ -18,7 +18,9 @@ export type LedgerErrorCode =
   | 'purchase_not_pending'
   | 'pool_exhausted'
   | 'hold_at_maximum'
-  | 'not_a_lending';
+  | 'not_a_lending'
+  | 'call_not_found'
+  | 'call_not_creditable';
 
 /** A refusal the caller of the ledger can explain to a user (mapped to 4xx/503 by the API). */
 export class LedgerError extends Error {

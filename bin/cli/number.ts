@@ -1,0 +1,41 @@
+// sanscode number set-announcement
+import { toE164 } from '../../core/phone.js';
+import { setNumberSettings } from '../../db/ledger/index.js';
+import { emit, parseCommand, record, UsageError, type CliContext, type Command } from './shared.js';
+
+const HELP = `
+usage: sanscode number set-announcement NUMBER SOUND [--json]
+       sanscode number set-announcement NUMBER --none [--json]
+
+Sets the price announcement of a premium number: a sound played free of charge, as early media
+before a call on that number is answered. SOUND is a sound name without extension, under
+Asterisk's sounds folder, e.g. sanscode/price-2-99. --none: the carrier plays it.
+`;
+
+/** As Asterisk's sound: scheme takes it (the same rule as PUT /v1/admin/numbers/{number}). */
+const SOUND = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
+
+export const numberCommand: Command = {
+  name: 'number',
+  summary: "set-announcement: the price announcement played before a number's calls are answered",
+  async run(argv, ctx) {
+    const [sub, ...rest] = argv;
+    if (sub === 'set-announcement') return setAnnouncement(rest, ctx);
+    if (sub === undefined || sub === '--help' || sub === '-h') return ctx.out(HELP.trim());
+    throw new UsageError(`unknown subcommand "${sub}" (set-announcement)`);
+  },
+};
+
+async function setAnnouncement(argv: string[], ctx: CliContext) {
+  const args = parseCommand(argv, ctx, HELP, { none: { type: 'boolean' } }, { min: 1, max: 2, names: 'NUMBER' });
+  if (!args) return;
+  const [raw, sound] = args.positionals as [string, string | undefined];
+  const number = toE164(raw, ctx.region);
+  if (!number) throw new UsageError(`"${raw}" is not a valid phone number`);
+  if (Boolean(args.values.none) === (sound !== undefined)) throw new UsageError('give either SOUND or --none');
+  if (sound !== undefined && (!SOUND.test(sound) || sound.length > 100)) {
+    throw new UsageError(`"${sound}" is not a sound name such as sanscode/price-2-99 (no extension)`);
+  }
+  const settings = await setNumberSettings(await ctx.db(), { number, priceAnnouncement: sound ?? null });
+  emit(ctx, args.values.json, settings, () => record([['number', settings.number], ['priceAnnouncement', settings.priceAnnouncement ?? '(none: the carrier plays it)']]));
+}
