@@ -8,6 +8,8 @@ export default defineConfig({
     // End-to-end files share one Asterisk and one SIP port: run files one at a time there,
     // which also keeps a 2-core machine from timing out SIP transactions.
     fileParallelism: false,
+    // Stops the local Asterisk after the run if the run started it.
+    globalSetup: ['./test/support/global-setup.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

@@ -13,6 +13,10 @@ import { expireDuePurchases } from '../db/ledger/index.js';
 import { startWebhookSender, type WebhookSender } from '../webhooks/sender.js';
 import { startIvr, type IvrWorker } from '../ivr/worker.js';
 import { isCliCommand, runCli } from './cli/index.js';
+import { installProcessGuards } from './process-guards.js';
+
+/** Longest orderly shutdown before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
 
 async function main(command: string): Promise<void> {
   if (isCliCommand(command)) {
@@ -35,6 +39,27 @@ async function main(command: string): Promise<void> {
   let ivr: IvrWorker | undefined;
   let sender: WebhookSender | undefined;
   let expiry: NodeJS.Timeout | undefined;
+  let stopping = false;
+  const shutdown = async (why: string, exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'shutting down');
+    setTimeout(() => process.exit(exitCode), SHUTDOWN_DEADLINE_MS).unref();
+    try {
+      clearInterval(expiry);
+      await ivr?.stop();
+      await sender?.stop();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await handle.close();
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+    }
+    process.exit(exitCode);
+  };
+  // Before anything that can fail in the background (see process-guards.ts for the policy).
+  installProcessGuards(log, () => void shutdown('uncaughtException', 1));
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   if (command === 'api' || command === 'all') {
     const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen, demo: config.DEMO, webhookAllowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, trustProxy: config.TRUST_PROXY, stream: { maxPerPurchase: config.MAX_STREAMS_PER_PURCHASE, maxPerProcess: config.MAX_STREAMS_PER_PROCESS } });
     server = app.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, host: config.HOST }, 'API listening'));
@@ -45,18 +70,6 @@ async function main(command: string): Promise<void> {
     }, 5_000);
   }
   if (command === 'ivr' || command === 'all') ivr = await startIvr(handle.db, config, log);
-
-  const shutdown = async (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    clearInterval(expiry);
-    await ivr?.stop();
-    await sender?.stop();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    await handle.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 main(process.argv[2] ?? 'all').catch((err) => {

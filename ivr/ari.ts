@@ -8,12 +8,17 @@
 //   unregistered and every premium call failing over to the dialplan fallback;
 // - no per-call listeners: ari-client never releases `channel.on` handlers, so all events are
 //   handled by a few client-level listeners dispatching on ids held in small maps that are
-//   emptied when the channel ends.
+//   emptied when the channel ends;
+// - no request waits forever and none escapes untagged: each has a deadline, and its failure
+//   becomes a TelephonyError naming the channel (ari-client rejects with a bare
+//   `Error: {"message":"Channel not found"}`);
+// - a playback always settles: finished (PlaybackFinished), cancelled (the call ended or the
+//   flow gave up on it), or failed (refused, or its end was lost with the websocket).
 import { randomUUID } from 'node:crypto';
 import ari from 'ari-client';
 import type { Logger } from 'pino';
 import type { Media } from '../domain/index.js';
-import type { HangupReason, IncomingCall, Telephony, TelephonyEvents } from './telephony.js';
+import { TelephonyError, type HangupReason, type IncomingCall, type PlayResult, type Telephony, type TelephonyEvents } from './telephony.js';
 
 // @types/ari-client predates these calls; ari-client itself builds them from Asterisk's API.
 declare module 'ari-client' {
@@ -30,6 +35,8 @@ export interface AriOptions {
   /** Heartbeat period; the link is declared dead after two periods without a pong. */
   pingMs?: number;
   maxBackoffMs?: number;
+  /** Deadline of each ARI request; past it the request counts as failed. */
+  requestTimeoutMs?: number;
 }
 
 /** The subset of a channel's JSON we read. */
@@ -45,8 +52,8 @@ export class AriTelephony implements Telephony {
   private stopped = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private lastPong = Date.now();
-  /** playbackId → [channelId, resolve] for plays awaiting PlaybackFinished. */
-  private readonly playbacks = new Map<string, { channelId: string; done: () => void }>();
+  /** playbackId → the play awaiting its end, and how to settle it. */
+  private readonly playbacks = new Map<string, { channelId: string; settle: (result: PlayResult) => void }>();
   /**
    * Our channels, from StasisStart to StasisEnd, with the hang-up cause once known. An ARI app
    * never receives ChannelDestroyed for its channels unless it subscribes to each one, so the
@@ -85,6 +92,7 @@ export class AriTelephony implements Telephony {
     this.stopped = true;
     clearInterval(this.heartbeat);
     this.active.clear();
+    this.failPlaybacks();
     try {
       this.client?.stop();
     } catch {
@@ -108,12 +116,19 @@ export class AriTelephony implements Telephony {
       }
     });
     client.on('StasisEnd', (_event, channel) => this.onStasisEnd((channel as unknown as ChannelJson).id));
-    client.on('PlaybackFinished', (_event, playback) => this.settlePlayback((playback as unknown as { id: string }).id));
+    client.on('PlaybackFinished', (_event, playback) => {
+      const p = playback as unknown as { id: string; state?: string };
+      this.settlePlayback(p.id, p.state === 'failed' ? 'failed' : 'finished');
+    });
     client.on('pong', () => (this.lastPong = Date.now()));
     client.on('WebSocketConnected', () => {
       if (this.client === client && !this.stopped) void this.onConnected();
     });
-    client.on('WebSocketReconnecting', (err) => this.log.warn({ err: (err as Error | undefined)?.message }, 'ARI websocket lost, reconnecting'));
+    client.on('WebSocketReconnecting', (err) => {
+      this.log.warn({ err: (err as Error | undefined)?.message }, 'ARI websocket lost, reconnecting');
+      // Events sent while we are away are lost: a playback's end would never be seen.
+      this.failPlaybacks();
+    });
     client.on('WebSocketMaxRetries', () => {
       this.log.error('ARI websocket gave up; starting over');
       this.restart(client);
@@ -125,6 +140,7 @@ export class AriTelephony implements Telephony {
   /** Throws the client away and connects anew (used when ari-client stops retrying). */
   private restart(old: ari.Client): void {
     clearInterval(this.heartbeat);
+    this.failPlaybacks();
     (old as unknown as { removeAllListeners(): void }).removeAllListeners();
     try {
       old.stop();
@@ -165,7 +181,7 @@ export class AriTelephony implements Telephony {
 
   private async onConnected(): Promise<void> {
     try {
-      const info = (await this.client!.asterisk.getInfo()) as unknown as { system?: { entity_id?: string } };
+      const info = (await this.request(null, 'asterisk info', (c) => c.asterisk.getInfo())) as unknown as { system?: { entity_id?: string } };
       this.asteriskId = info.system?.entity_id ?? null;
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not read the Asterisk entity id');
@@ -190,7 +206,7 @@ export class AriTelephony implements Telephony {
   }
 
   private onStasisEnd(channelId: string): void {
-    this.releasePlaybacks(channelId);
+    for (const [id, p] of this.playbacks) if (p.channelId === channelId) this.settlePlayback(id, 'cancelled');
     const call = this.active.get(channelId);
     if (!call) return; // not one of ours
     this.active.delete(channelId);
@@ -199,15 +215,12 @@ export class AriTelephony implements Telephony {
     this.events!.callEnded({ channelId, cause, causeText: call.causeText ?? Q850[cause] ?? null });
   }
 
-  private settlePlayback(playbackId: string): void {
-    const p = this.playbacks.get(playbackId);
-    if (!p) return;
-    this.playbacks.delete(playbackId);
-    p.done();
+  private settlePlayback(playbackId: string, result: PlayResult): void {
+    this.playbacks.get(playbackId)?.settle(result);
   }
 
-  private releasePlaybacks(channelId: string): void {
-    for (const [id, p] of this.playbacks) if (p.channelId === channelId) this.settlePlayback(id);
+  private failPlaybacks(): void {
+    for (const id of [...this.playbacks.keys()]) this.settlePlayback(id, 'failed');
   }
 
   /** Per-call bookkeeping still held; both are 0 when no call is up (tests check for leaks). */
@@ -217,29 +230,57 @@ export class AriTelephony implements Telephony {
     return { channels: this.active.size, playbacks: this.playbacks.size, listeners };
   }
 
-  private api(): ari.Client {
-    if (!this.client) throw new Error('ARI is not connected');
-    return this.client;
+  /**
+   * One ARI request, with a deadline; any failure becomes a TelephonyError for `channelId`.
+   * A request still running past its deadline is left to settle on its own (Promise.race keeps
+   * listening to it, so its late rejection is handled).
+   */
+  private async request<T>(channelId: string | null, operation: string, send: (client: ari.Client) => Promise<T>): Promise<T> {
+    const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      if (!this.client) throw new Error('ARI is not connected');
+      return await Promise.race([
+        send(this.client),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new TelephonyError(`ARI ${operation}: ${message}`, channelId, operation, CHANNEL_GONE.test(message), { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async progress(channelId: string): Promise<void> {
-    await this.api().channels.progress({ channelId });
+    await this.request(channelId, 'progress', (c) => c.channels.progress({ channelId }));
   }
 
   async answer(channelId: string): Promise<void> {
-    await this.api().channels.answer({ channelId });
+    await this.request(channelId, 'answer', (c) => c.channels.answer({ channelId }));
   }
 
-  async play(channelId: string, media: Media, language: 'fr' | 'en'): Promise<void> {
+  play(channelId: string, media: Media, language: 'fr' | 'en', signal: AbortSignal): Promise<PlayResult> {
+    if (signal.aborted) return Promise.resolve('cancelled');
     const playbackId = randomUUID();
-    const finished = new Promise<void>((done) => this.playbacks.set(playbackId, { channelId, done }));
-    try {
-      await this.api().channels.play({ channelId, playbackId, media, lang: language });
-    } catch (err) {
-      this.playbacks.delete(playbackId);
-      throw err;
-    }
-    return finished;
+    return new Promise<PlayResult>((resolve) => {
+      const settle = (result: PlayResult) => {
+        this.playbacks.delete(playbackId);
+        signal.removeEventListener('abort', cancel);
+        resolve(result);
+      };
+      const cancel = () => settle('cancelled');
+      // Registered before the request: PlaybackFinished may arrive before its answer.
+      this.playbacks.set(playbackId, { channelId, settle });
+      signal.addEventListener('abort', cancel, { once: true });
+      void this.request(channelId, 'play', (c) => c.channels.play({ channelId, playbackId, media, lang: language })).catch((err: TelephonyError) => {
+        if (!this.playbacks.has(playbackId)) return; // already settled (cancelled)
+        this.log.warn({ err, channelId }, 'playback refused');
+        settle(err.channelGone ? 'cancelled' : 'failed');
+      });
+    });
   }
 
   async hangup(channelId: string, reason: HangupReason): Promise<void> {
@@ -248,17 +289,20 @@ export class AriTelephony implements Telephony {
       call.cause = REASON_CAUSE[reason];
       call.causeText = Q850[call.cause] ?? null;
     }
-    await this.api().channels.hangup({ channelId, reason });
+    await this.request(channelId, 'hangup', (c) => c.channels.hangup({ channelId, reason }));
   }
 
   async liveCalls(): Promise<IncomingCall[]> {
-    const channels = (await this.api().channels.list()) as unknown as ChannelJson[];
+    const channels = (await this.request(null, 'list channels', (c) => c.channels.list())) as unknown as ChannelJson[];
     const prefix = `${this.opts.app},`;
     const ours = channels.filter((c) => c.dialplan?.app_name === 'Stasis' && (c.dialplan.app_data ?? '').startsWith(prefix));
     for (const c of ours) if (!this.active.has(c.id)) this.active.set(c.id, { cause: null, causeText: null });
     return ours.map((c) => this.incoming(c, c.dialplan!.app_data!.slice(prefix.length).split(',')[0], this.asteriskId));
   }
 }
+
+/** How ari-client words a request on a channel Asterisk no longer has (404, or 409 once it left Stasis). */
+const CHANNEL_GONE = /not found|not in stasis/i;
 
 /** Q.850 cause for each ARI hang-up reason (what Asterisk signals: 486, 503, 603...). */
 const REASON_CAUSE: Record<HangupReason, number> = { normal: 16, busy: 17, no_answer: 19, congestion: 34 };

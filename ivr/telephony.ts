@@ -1,5 +1,9 @@
 // The narrow interface the call flow drives. ivr/ari.ts implements it over ari-client; unit
 // tests implement it in memory. Keeping it this small is what keeps the flow testable.
+//
+// Any request may fail at any moment (the caller hung up: 404; Asterisk or its websocket went
+// away). The contract makes that explicit: `play` never rejects, it says how it ended; the
+// other verbs reject only with a TelephonyError naming the channel, which the flow handles.
 import type { Media } from '../domain/index.js';
 
 /** A channel that entered our Stasis application. */
@@ -21,12 +25,37 @@ export interface HangupInfo {
 
 export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer';
 
+/**
+ * How a playback ended: played through; cancelled because the call ended (or this process
+ * stopped following it) first; failed because it could not be played or its end was not seen
+ * (request refused, connection to Asterisk lost).
+ */
+export type PlayResult = 'finished' | 'cancelled' | 'failed';
+
+/** A telephony request that failed, tagged with the channel it was for (logged with it). */
+export class TelephonyError extends Error {
+  override readonly name = 'TelephonyError';
+  constructor(
+    message: string,
+    readonly channelId: string | null,
+    readonly operation: string,
+    /** Asterisk no longer knows the channel (HTTP 404): the caller has most likely hung up. */
+    readonly channelGone: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export interface Telephony {
   /** Sends 183 Session Progress so prompts reach the caller as early media, unbilled. */
   progress(channelId: string): Promise<void>;
   answer(channelId: string): Promise<void>;
-  /** Plays the media in order; resolves when done, or at once if the channel is gone. */
-  play(channelId: string, media: Media, language: 'fr' | 'en'): Promise<void>;
+  /**
+   * Plays the media in order. Never rejects. Resolves 'cancelled' as soon as `signal` aborts
+   * (the caller hung up), whatever the state of the request.
+   */
+  play(channelId: string, media: Media, language: 'fr' | 'en', signal: AbortSignal): Promise<PlayResult>;
   hangup(channelId: string, reason: HangupReason): Promise<void>;
   /** Channels currently in our application on this node, for resync after a reconnect. */
   liveCalls(): Promise<IncomingCall[]>;

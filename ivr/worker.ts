@@ -23,16 +23,12 @@ export async function startIvr(db: Database, config: Config, log: Logger): Promi
     defaultLanguage: config.DEFAULT_LANGUAGE,
     maxCallSeconds: config.MAX_CALL_SECONDS,
   });
-  const report = (what: string) => (err: unknown) => ivrLog.error({ err }, what);
   await telephony.start({
-    callStarted: (call) => void flow.callStarted(call).catch(report('call flow failed')),
-    callEnded: (info) => void flow.callEnded(info).catch(report('call end failed')),
+    // Neither ever rejects: each call's failures end inside its own flow.
+    callStarted: (call) => void flow.callStarted(call),
+    callEnded: (info) => void flow.callEnded(info),
     // After every (re)connection: close what vanished, take up what is still there.
-    connected: (asteriskId) =>
-      void telephony
-        .liveCalls()
-        .then((live) => flow.resync(asteriskId, live))
-        .catch(report('resync failed')),
+    connected: (asteriskId) => void flow.resync(asteriskId).catch((err: unknown) => ivrLog.error({ err }, 'resync failed')),
   });
   return {
     flow,

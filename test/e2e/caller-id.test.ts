@@ -56,6 +56,24 @@ describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
     expect(await readPurchase(p.id)).toMatchObject({ callsCounted: 0, status: 'pending' });
   });
 
+  it('survives callers who hang up 0-5 ms after the answer, and closes their calls', async () => {
+    // The greeting's playback request then meets a channel that is gone (404): it used to
+    // reject unhandled and kill the process, leaving the call in_progress.
+    const offerId = await offer(['0899101300'], 1, 2);
+    const p = await purchase(offerId, '0612345614');
+    for (const holdMs of [0, 2, 5]) {
+      const call = await placeCall({ scenario: 'uac-answered-hangup', dialed: '0899101300', caller: '33612345614', holdMs });
+      expect(call, call.errors).toMatchObject({ exitCode: 0 });
+    }
+    const records = await closedCalls('+33899101300', 3);
+    expect(records.map((r) => r.outcome)).toEqual(['too_short', 'too_short', 'too_short']);
+    // Still up and crediting.
+    const call = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899101300', caller: '33612345614' });
+    expect(call, call.errors).toMatchObject({ exitCode: 0 });
+    await closedCalls('+33899101300', 4);
+    expect(await readPurchase(p.id)).toMatchObject({ status: 'completed', callsCounted: 1 });
+  });
+
   it('never answers a withheld caller, a caller with no purchase, or a number of no offer', async () => {
     await offer(['0899100300'], 1, 1);
     const cases = [

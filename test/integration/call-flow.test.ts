@@ -4,33 +4,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admitCall, countCall, createPurchase, getCall, getPurchase, markAnswered, setNumberSettings } from '../../db/ledger/index.js';
 import { CallFlow } from '../../ivr/call-flow.js';
-import type { Media } from '../../domain/index.js';
-import type { HangupReason, IncomingCall, Telephony } from '../../ivr/telephony.js';
+import type { IncomingCall } from '../../ivr/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { FakeTelephony } from '../support/fake-telephony.js';
 import { provision } from '../support/fixtures.js';
-
-class FakeTelephony implements Telephony {
-  verbs: string[] = [];
-  live: IncomingCall[] = [];
-  async progress(id: string) {
-    this.verbs.push(`${id} progress`);
-  }
-  async answer(id: string) {
-    this.verbs.push(`${id} answer`);
-  }
-  async play(id: string, media: Media, lang: string) {
-    this.verbs.push(`${id} play[${lang}] ${media.join(' ')}`);
-  }
-  async hangup(id: string, reason: HangupReason) {
-    this.verbs.push(`${id} hangup ${reason}`);
-  }
-  async liveCalls() {
-    return this.live;
-  }
-  of(id: string) {
-    return this.verbs.filter((v) => v.startsWith(`${id} `)).map((v) => v.slice(id.length + 1));
-  }
-}
 
 let t: TestDatabase;
 let phone: FakeTelephony;
@@ -39,6 +16,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   phone = new FakeTelephony();
   flow = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+  phone.onEnded = (info) => void flow.callEnded(info);
 });
 afterAll(async () => {
   await t?.drop();
@@ -51,7 +29,7 @@ describe('call flow', () => {
     await provision(t.db, { numbers: ['+33899100001'], language: 'en' });
     await flow.callStarted(call('anon', '0899100001', 'anonymous'));
     expect(phone.of('anon')).toEqual(['progress', 'play[en] sound:sanscode/caller-id-withheld', 'hangup busy']);
-    await flow.callEnded({ channelId: 'anon', cause: 17, causeText: 'User busy' });
+    // The record is closed when callStarted returns, with the cause Asterisk reported.
     expect(await getCall(t.db, 'anon')).toMatchObject({ outcome: 'anonymous', hangupCause: 17, answeredAt: null });
   });
 
@@ -65,10 +43,8 @@ describe('call flow', () => {
       'play[fr] sound:sanscode/calls-remaining-one sound:sanscode/call-counted',
       'hangup normal',
     ]);
-    await flow.callEnded({ channelId: 'b1', cause: 16, causeText: 'Normal Clearing' });
     await flow.callStarted(call('b2', '+33899100002', '+33611111111'));
     expect(phone.of('b2').slice(-2)).toEqual(['play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
-    await flow.callEnded({ channelId: 'b2', cause: 16, causeText: 'Normal Clearing' });
     expect(await getPurchase(t.db, merchant.id, p.id)).toMatchObject({ status: 'completed', callsCounted: 2 });
     expect((await getCall(t.db, 'b2'))?.answeredSeconds).toBeGreaterThanOrEqual(1);
   });
@@ -79,7 +55,6 @@ describe('call flow', () => {
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33644444444' });
     await flow.callStarted(call('priced', '0899100005', '0644444444'));
     expect(phone.of('priced').slice(0, 3)).toEqual(['progress', 'play[fr] sound:sanscode/price-2-99', 'answer']);
-    await flow.callEnded({ channelId: 'priced', cause: 16, causeText: 'Normal Clearing' });
   });
 
   it('records too_short when the caller hangs up before the minimum', async () => {
@@ -87,7 +62,7 @@ describe('call flow', () => {
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33622222222' });
     const running = flow.callStarted(call('short', '0899100003', '0622222222'));
     await new Promise((r) => setTimeout(r, 300));
-    await flow.callEnded({ channelId: 'short', cause: 16, causeText: 'Normal Clearing' });
+    phone.callerHangsUp('short');
     await running;
     expect(phone.of('short')).toEqual(['answer', expect.stringContaining('calls-remaining-one')]);
     expect(await getCall(t.db, 'short')).toMatchObject({ outcome: 'too_short' });
@@ -103,9 +78,10 @@ describe('call flow', () => {
     await markAnswered(t.db, 'settled');
     await countCall(t.db, 'settled'); // by the previous IVR, which then died
     const restarted = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+    phone.onEnded = (info) => void restarted.callEnded(info);
     await restarted.callStarted(call('settled', '0899100006', '0655555555'));
+    phone.onEnded = (info) => void flow.callEnded(info);
     expect(phone.of('settled')).toEqual(['play[fr] sound:sanscode/calls-remaining-one sound:sanscode/call-counted', 'hangup normal']);
-    await restarted.callEnded({ channelId: 'settled', cause: 16, causeText: null });
     expect(await getCall(t.db, 'settled')).toMatchObject({ outcome: 'counted' });
   });
 
@@ -125,13 +101,21 @@ describe('call flow', () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899100004'], minCallSeconds: 0 });
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33633333333' });
     // A call recorded by a previous IVR process whose channel is gone...
-    const restarted = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
-    phone.live = [];
-    await flow.callStarted(call('gone', '0899999999', '0633333333')); // unknown number: refused, never ended
+    const previous = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+    phone.playMs = 60_000;
+    const deciding = previous.callStarted(call('gone', '0899999999', '0633333333')); // unknown number: refused...
+    await new Promise((r) => setTimeout(r, 300));
+    previous.stop(); // ...and the process died while the refusal played
+    await deciding;
+    phone.playMs = 0;
+    expect((await getCall(t.db, 'gone'))?.endedAt).toBeNull();
     // ...and one still up in Asterisk that this process never saw.
+    const restarted = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+    phone.onEnded = (info) => void restarted.callEnded(info);
     phone.live = [call('still-up', '0899100004', '0633333333')];
-    await restarted.resync('node-1', phone.live);
+    await restarted.resync('node-1');
     await new Promise((r) => setTimeout(r, 500));
+    phone.onEnded = (info) => void flow.callEnded(info);
     expect((await getCall(t.db, 'gone'))?.endedAt).not.toBeNull();
     expect(phone.of('still-up')).toEqual(['answer', expect.any(String), 'play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
   });

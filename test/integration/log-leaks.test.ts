@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { createLogger } from '../../core/log.js';
 import { CallFlow } from '../../ivr/call-flow.js';
-import type { Media } from '../../domain/index.js';
-import type { HangupReason, IncomingCall, Telephony } from '../../ivr/telephony.js';
+import type { IncomingCall } from '../../ivr/telephony.js';
 import { startWebhookSender, type WebhookSender } from '../../webhooks/sender.js';
 import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { FakeTelephony } from '../support/fake-telephony.js';
 import { listen, type Http } from '../support/http.js';
 import { openSse } from '../support/sse.js';
 import { waitFor } from '../support/wait.js';
@@ -23,17 +23,6 @@ import { waitFor } from '../support/wait.js';
 const lines: string[] = [];
 const logs = () => lines.join('');
 const log = createLogger('info', { write: (line: string) => void lines.push(line) });
-
-/** Telephony that only records: the IVR's verbs are not under test here, its log lines are. */
-class SilentTelephony implements Telephony {
-  async progress() {}
-  async answer() {}
-  async play(_id: string, _media: Media, _lang: string) {}
-  async hangup(_id: string, _reason: HangupReason) {}
-  async liveCalls() {
-    return [];
-  }
-}
 
 let t: TestDatabase;
 let http: Http;
@@ -137,7 +126,9 @@ describe('logs', () => {
     );
 
     // IVR: a buyer paying, a stranger, a withheld caller, a lent number, a decision that fails.
-    const flow = new CallFlow(t.db, new SilentTelephony(), log.child({ component: 'ivr' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+    const phone = new FakeTelephony();
+    const flow = new CallFlow(t.db, phone, log.child({ component: 'ivr' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+    phone.onEnded = (info) => void flow.callEnded(info);
     const call = async (channelId: string, dialedRaw: string, callerRaw: string) => {
       const c: IncomingCall = { channelId, asteriskId: 'node-1', dialedRaw, callerRaw };
       await flow.callStarted(c);

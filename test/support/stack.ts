@@ -12,7 +12,9 @@ import { asterisk } from './asterisk.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { listen, type Http } from './http.js';
 
-export const ADMIN = 'e2e-admin-token-0123456789';
+import { ADMIN } from './constants.js';
+
+export { ADMIN };
 
 export interface E2eStack {
   t: TestDatabase;
