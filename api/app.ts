@@ -17,6 +17,7 @@ import { adminRoutes } from './routes/admin.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { demoRoutes } from '../demo/routes.js';
+import { docsRoutes } from './routes/docs.js';
 
 /** The embeddable widget (web/widget.js), from the source tree or next to a build in dist/. */
 const widgetFile = ['../web/widget.js', '../../web/widget.js'].map((p) => path.resolve(import.meta.dirname, p)).find((p) => existsSync(p));
@@ -97,6 +98,9 @@ export function createApi(opts: ApiOptions): express.Express {
     res.set({ 'Cache-Control': 'public, max-age=300', 'Cross-Origin-Resource-Policy': 'cross-origin' });
     res.type('text/javascript').sendFile(widgetFile);
   });
+
+  // The API's description: GET /openapi.json and the page GET /docs, public.
+  app.use(docsRoutes());
 
   const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
   const tokens = new ClientTokens(opts.db);

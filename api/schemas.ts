@@ -5,7 +5,8 @@
 // made a 500), and a lone UTF-16 surrogate (JSON allows "\uD800") would be stored as U+FFFD,
 // silently changing what the client sent. Both are refused with 400 instead.
 import { z } from 'zod';
-import { callOutcomes, languages, offerModes } from '../domain/index.js';
+import { callOutcomes, languages, offerModes, purchaseStatuses } from '../domain/index.js';
+import type { WebhookEventType } from '../domain/webhook-event.js';
 
 /** In unicode mode a lone surrogate is a code point of its own; a valid pair never matches. */
 const NUL_OR_LONE_SURROGATE = /[\u0000\p{Surrogate}]/u;
@@ -15,6 +16,9 @@ export const text = () => z.string().refine((s) => !NUL_OR_LONE_SURROGATE.test(s
 
 const phoneInput = text().trim().min(1).max(32);
 
+/** The most calls an offer may require (and so a purchase count). */
+const MAX_CALLS_REQUIRED = 20;
+
 export const createMerchantBody = z.strictObject({
   name: text().trim().min(1).max(200),
 });
@@ -22,7 +26,7 @@ export const createMerchantBody = z.strictObject({
 const offerCommon = {
   merchantId: z.uuid(),
   name: text().trim().min(1).max(200),
-  callsRequired: z.int().min(1).max(20),
+  callsRequired: z.int().min(1).max(MAX_CALLS_REQUIRED),
   minCallSeconds: z.int().min(0).max(600),
   numbers: z.array(phoneInput).min(1).max(1000),
   language: z.enum(languages),
@@ -137,3 +141,244 @@ export const allowedOriginsBody = z.strictObject({ origins: z.array(origin).max(
 export const creditCallBody = z.strictObject({
   reason: text().trim().min(1).max(500),
 });
+
+// --- Responses ------------------------------------------------------------------------------
+// What every JSON answer holds, as sent on the wire. The routes' answers are typed through these
+// (`satisfies`), api/openapi.ts documents them, and the integration tests check every real
+// answer against them: an answer cannot drift from its documentation unnoticed. Strict objects:
+// a field the documentation does not list is a drift too.
+
+// Examples make the reference page's sample answers readable; they constrain nothing.
+/** A time as `Date.prototype.toISOString` writes it (UTC, milliseconds). */
+const time = () => z.iso.datetime().meta({ examples: ['2026-11-26T10:15:00.000Z'] });
+const uuid = () => z.uuid().meta({ examples: ['4f1c9a52-7d3e-4b8a-9c61-2e5d8f0a7b34'] });
+const calls = () => z.int().min(0).max(MAX_CALLS_REQUIRED).meta({ examples: [2] });
+const seconds = () => z.int().min(0).meta({ examples: [600] });
+const e164 = () => z.string().regex(/^\+[1-9]\d{1,14}$/).meta({ description: 'E.164 number', examples: ['+33899123456'] });
+
+export const problemResponse = z
+  .strictObject({
+    type: z.string().startsWith('urn:sanscode:problem:').meta({ examples: ['urn:sanscode:problem:invalid-request'] }),
+    title: z.string(),
+    status: z.int().min(400).max(599),
+    detail: z.string(),
+    errors: z.array(z.strictObject({ field: z.string(), message: z.string() })).optional().meta({ description: 'One entry per refused field (400, 422).' }),
+    pendingPurchaseId: uuid().optional().meta({ description: '409 caller-has-pending-purchase: your own pending purchase for this offer, to resume or cancel.' }),
+    numbers: z.array(e164()).optional().meta({ description: '409 number-in-use: the numbers already taken.' }),
+    retryAfterSeconds: z.int().min(0).optional().meta({ description: '503 pool-exhausted: seconds until a number comes free (also in Retry-After).' }),
+    expiresAt: time().optional().meta({ description: '409 hold-at-maximum: the end of the hold, which cannot move further.' }),
+    reason: z
+      .enum(['already_credited', 'not_lost', 'not_answered', 'purchase_completed', 'purchase_cancelled', 'purchase_pending', 'purchase_expired'])
+      .optional()
+      .meta({ description: '409 call-not-creditable: why the call cannot be credited.' }),
+    purchaseId: uuid().optional().meta({ description: "409 call-not-creditable: the call's purchase, when it is the purchase that cannot take it." }),
+  })
+  .meta({ description: 'RFC 9457 problem details (application/problem+json).' });
+
+export const healthResponse = z.strictObject({ ok: z.literal(true) });
+
+export const createdMerchantResponse = z.strictObject({
+  id: uuid(),
+  name: z.string(),
+  apiKey: z.string().startsWith('sk_').meta({ description: 'The merchant API key, shown only in this answer (only its SHA-256 is stored).', examples: ['sk_…'] }),
+});
+
+export const merchantResponse = z.strictObject({
+  id: uuid(),
+  name: z.string(),
+  allowedOrigins: z.array(z.string()),
+  webhookUrl: z.string().nullable(),
+  createdAt: time(),
+});
+
+export const merchantListResponse = z.strictObject({ merchants: z.array(merchantResponse).meta({ description: 'Newest first.' }) });
+
+const offerResponseCommon = {
+  id: uuid(),
+  merchantId: uuid(),
+  name: z.string(),
+  callsRequired: calls(),
+  minCallSeconds: seconds(),
+  numbers: z.array(e164()),
+  language: z.enum(languages),
+  priceLine: z.string().nullable(),
+  createdAt: time(),
+};
+
+export const offerResponse = z.discriminatedUnion('mode', [
+  z.strictObject({ ...offerResponseCommon, mode: z.literal('caller_id'), purchaseTtlSeconds: seconds() }),
+  z.strictObject({
+    ...offerResponseCommon,
+    mode: z.literal('dynamic_number'),
+    holdSeconds: seconds(),
+    // Set by every offer the API creates; null (holdSeconds, 0) only in offers stored otherwise.
+    maxHoldSeconds: seconds().nullable(),
+    quarantineSeconds: seconds().nullable(),
+  }),
+]);
+
+export const poolResponse = z.strictObject({
+  offerId: uuid(),
+  free: z.int().min(0),
+  lent: z.int().min(0),
+  resting: z.int().min(0),
+  numbers: z.array(
+    z.strictObject({
+      number: e164(),
+      state: z.enum(['free', 'lent', 'resting']),
+      until: time().nullable().meta({ description: 'lent: end of the hold; resting: end of the rest; free: null.' }),
+      purchaseId: uuid().nullable().meta({ description: 'The purchase a lent number is lent to.' }),
+    }),
+  ),
+});
+
+export const numberSettingsResponse = z.strictObject({ number: e164(), priceAnnouncement: z.string().nullable() });
+
+export const callListResponse = z.strictObject({
+  calls: z
+    .array(
+      z.strictObject({
+        channelId: z.string(),
+        asteriskId: z.string().nullable(),
+        dialedNumber: z.string().meta({ description: 'E.164, or as received when it is not a usable number.' }),
+        callerNumber: e164().nullable().meta({ description: 'null: caller ID withheld or unusable.' }),
+        outcome: z.enum(callOutcomes),
+        purchaseId: uuid().nullable(),
+        startedAt: time(),
+        answeredAt: time().nullable(),
+        countedAt: time().nullable(),
+        endedAt: time().nullable(),
+        answeredSeconds: seconds().nullable(),
+        hangupCause: z.int().min(0).nullable(),
+        hangupCauseText: z.string().nullable(),
+      }),
+    )
+    .meta({ description: 'Newest first.' }),
+});
+
+export const purchaseResponse = z.strictObject({
+  id: uuid(),
+  offerId: uuid(),
+  mode: z.enum(offerModes),
+  status: z.enum(purchaseStatuses).meta({ description: 'A pending purchase past expiresAt reads as expired.' }),
+  reference: z.string().nullable(),
+  callerNumber: e164().nullable().meta({ description: 'caller_id: the buyer; dynamic_number: null.' }),
+  numberToCall: e164(),
+  callsRequired: calls(),
+  callsCounted: calls(),
+  callsRemaining: calls(),
+  createdAt: time(),
+  expiresAt: time().meta({ description: 'caller_id: end of the purchase; dynamic_number: end of the hold.' }),
+  completedAt: time().nullable(),
+});
+
+/** POST /v1/admin/calls/{id}/credit: the credit, as the audit trail keeps it, and the purchase after it. */
+export const callCreditResponse = z.strictObject({
+  credit: z.strictObject({
+    callId: uuid(),
+    channelId: z.string(),
+    purchaseId: uuid(),
+    creditedBy: z.string().meta({ description: '"admin-api" through this API, the operator\'s OS user through the CLI.' }),
+    reason: z.string(),
+    createdAt: time(),
+  }),
+  completed: z.boolean().meta({ description: "This credit was the purchase's last missing call." }),
+  purchase: purchaseResponse,
+});
+export type CallCreditResponse = z.infer<typeof callCreditResponse>;
+
+const clientToken = () => z.string().startsWith('ct_').meta({ description: "A token for this purchase only, for the buyer's browser (widget, event stream).", examples: ['ct_eyJwIjoi….Qm9x…'] });
+
+export const createdPurchaseResponse = purchaseResponse.extend({ clientToken: clientToken() });
+
+export const clientTokenResponse = z.strictObject({ clientToken: clientToken() });
+
+/** The purchase as a buyer's page draws it (GET /v1/client/purchase). */
+export const clientPurchaseResponse = z.strictObject({
+  purchaseId: uuid(),
+  status: z.enum(purchaseStatuses),
+  callsRequired: calls(),
+  callsCounted: calls(),
+  callsRemaining: calls(),
+  numberToCall: e164(),
+  expiresAt: time(),
+  completedAt: time().nullable(),
+  callInProgress: z.boolean(),
+  lastEventId: z.int().min(0).meta({ description: 'Resume the event stream after this id (0: none yet).' }),
+  language: z.enum(languages),
+  priceLine: z.string().nullable(),
+});
+
+/** The `data:` of each Server-Sent Event of a purchase's stream. */
+export const purchaseLiveEvent = z.strictObject({
+  purchaseId: uuid(),
+  status: z.enum(purchaseStatuses),
+  callsRequired: calls(),
+  callsCounted: calls(),
+  callsRemaining: calls(),
+  callInProgress: z.boolean(),
+  numberToCall: e164(),
+  expiresAt: time(),
+  completedAt: time().nullable(),
+});
+
+export const allowedOriginsResponse = z.strictObject({ origins: z.array(z.string()) });
+
+export const webhookSettingsResponse = z.strictObject({
+  url: z.string(),
+  secret: z.string().meta({ description: 'The signing secret of Sanscode-Signature.' }),
+});
+
+export const deliveryListResponse = z.strictObject({
+  deliveries: z
+    .array(
+      z.strictObject({
+        id: z.int().min(0),
+        eventId: z.string().meta({ description: 'The `id` of the webhook event sent.' }),
+        type: z.string().meta({ description: 'The webhook event type, e.g. purchase.completed.' }),
+        purchaseId: uuid(),
+        status: z.enum(['pending', 'delivered', 'failed']),
+        attempts: z.int().min(0),
+        nextAttemptAt: time().nullable(),
+        lastAttemptAt: time().nullable(),
+        lastStatusCode: z.int().min(0).nullable(),
+        lastError: z.string().nullable(),
+        deliveredAt: time().nullable(),
+        createdAt: time(),
+      }),
+    )
+    .meta({ description: 'Newest first.' }),
+});
+
+/** Each webhook event type with what it means; the compiler checks that it names every WebhookEventType. */
+const webhookEventTypes = {
+  'purchase.progress': 'a call was counted',
+  'purchase.completed': 'the last call was counted',
+  'purchase.expired': 'the purchase expired',
+  'purchase.cancelled': 'the merchant cancelled the purchase',
+} satisfies Record<WebhookEventType, string>;
+
+/** The body of a webhook POST (domain/webhook-event.ts). */
+export const webhookEvent = z.strictObject({
+  id: z.string().meta({ description: 'Event id, for de-duplication.' }),
+  type: z.enum(Object.keys(webhookEventTypes) as [WebhookEventType, ...WebhookEventType[]]).meta({
+    description: Object.entries(webhookEventTypes).map(([type, meaning]) => `${type}: ${meaning}`).join('; '),
+  }),
+  createdAt: time(),
+  data: purchaseResponse,
+});
+
+export type CreatedMerchantResponse = z.output<typeof createdMerchantResponse>;
+export type MerchantResponse = z.output<typeof merchantResponse>;
+export type MerchantListResponse = z.output<typeof merchantListResponse>;
+export type OfferResponse = z.output<typeof offerResponse>;
+export type PoolResponse = z.output<typeof poolResponse>;
+export type NumberSettingsResponse = z.output<typeof numberSettingsResponse>;
+export type CallListResponse = z.output<typeof callListResponse>;
+export type PurchaseResponse = z.output<typeof purchaseResponse>;
+export type CreatedPurchaseResponse = z.output<typeof createdPurchaseResponse>;
+export type ClientPurchaseResponse = z.output<typeof clientPurchaseResponse>;
+export type AllowedOriginsResponse = z.output<typeof allowedOriginsResponse>;
+export type ClientTokenResponse = z.output<typeof clientTokenResponse>;
+export type WebhookSettingsResponse = z.output<typeof webhookSettingsResponse>;
+export type DeliveryListResponse = z.output<typeof deliveryListResponse>;

@@ -6,7 +6,22 @@ import { createMerchant, createOffer, creditLostCall, listCalls, listMerchants, 
 import { toE164 } from '../../core/phone.js';
 import { merchantOr404, offerOr404, parse, phoneOr422 } from '../input.js';
 import { invalidPhone, notFound } from '../problem.js';
-import { callsQuery, createMerchantBody, creditCallBody, createOfferBody, merchantsQuery, numberSettingsBody } from '../schemas.js';
+import {
+  callsQuery,
+  createMerchantBody,
+  createOfferBody,
+  creditCallBody,
+  merchantsQuery,
+  numberSettingsBody,
+  type CallCreditResponse,
+  type CallListResponse,
+  type CreatedMerchantResponse,
+  type MerchantListResponse,
+  type MerchantResponse,
+  type NumberSettingsResponse,
+  type OfferResponse,
+  type PoolResponse,
+} from '../schemas.js';
 
 export function adminRoutes(db: Database, defaultRegion: string): Router {
   const router = Router();
@@ -14,12 +29,12 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
   router.post('/merchants', async (req, res) => {
     const body = parse(createMerchantBody, req.body);
     const merchant = await createMerchant(db, body.name);
-    res.status(201).location(`/v1/admin/merchants/${merchant.id}`).json(merchant);
+    res.status(201).location(`/v1/admin/merchants/${merchant.id}`).json(merchant satisfies CreatedMerchantResponse);
   });
 
   /** GET /v1/admin/merchants?limit=100 — newest first; keys are never shown again. */
   router.get('/merchants', async (req, res) => {
-    res.json({ merchants: (await listMerchants(db, parse(merchantsQuery, req.query))).map(merchantJson) });
+    res.json({ merchants: (await listMerchants(db, parse(merchantsQuery, req.query))).map(merchantJson) } satisfies MerchantListResponse);
   });
 
   router.get('/merchants/:id', async (req, res) => {
@@ -56,7 +71,7 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
     if (offer.mode !== 'dynamic_number') throw notFound(`Offer ${offer.id} has no number pool (mode ${offer.mode}).`);
     const numbers = await poolStatus(db, offer.id);
     const count = (state: string) => numbers.filter((n) => n.state === state).length;
-    res.json({ offerId: offer.id, free: count('free'), lent: count('lent'), resting: count('resting'), numbers });
+    res.json({ offerId: offer.id, free: count('free'), lent: count('lent'), resting: count('resting'), numbers } satisfies PoolResponse);
   });
 
   /**
@@ -66,7 +81,7 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
   router.put('/numbers/:number', async (req, res) => {
     const number = phoneOr422('number', req.params.number, defaultRegion);
     const { priceAnnouncement } = parse(numberSettingsBody, req.body);
-    res.json(await setNumberSettings(db, { number, priceAnnouncement }));
+    res.json((await setNumberSettings(db, { number, priceAnnouncement })) satisfies NumberSettingsResponse);
   });
 
   /** GET /v1/admin/calls?outcome=lost&dialed=0899123456&purchaseId=…&limit=100 — the call record. */
@@ -90,7 +105,7 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
         hangupCause: c.hangupCause,
         hangupCauseText: c.hangupCauseText,
       })),
-    });
+    } satisfies CallListResponse);
   });
 
   /**
@@ -99,22 +114,22 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
    */
   router.post('/calls/:id/credit', async (req, res) => {
     const { reason } = parse(creditCallBody, req.body);
-    res.json(await creditLostCall(db, String(req.params.id), { by: 'admin-api', reason }));
+    res.json((await creditLostCall(db, String(req.params.id), { by: 'admin-api', reason })) satisfies CallCreditResponse);
   });
 
   return router;
 }
 
-function merchantJson(m: MerchantView) {
+function merchantJson(m: MerchantView): MerchantResponse {
   return { id: m.id, name: m.name, allowedOrigins: m.allowedOrigins, webhookUrl: m.webhookUrl, createdAt: m.createdAt.toISOString() };
 }
 
-function offerJson(o: OfferView) {
+/** Each mode's lifetime is never null in a stored offer of that mode (check offers_lifetime_by_mode). */
+function offerJson(o: OfferView): OfferResponse {
   const common = {
     id: o.id,
     merchantId: o.merchantId,
     name: o.name,
-    mode: o.mode,
     callsRequired: o.callsRequired,
     minCallSeconds: o.minCallSeconds,
     numbers: o.numbers,
@@ -123,6 +138,6 @@ function offerJson(o: OfferView) {
     createdAt: o.createdAt.toISOString(),
   };
   return o.mode === 'caller_id'
-    ? { ...common, purchaseTtlSeconds: o.purchaseTtlSeconds }
-    : { ...common, holdSeconds: o.holdSeconds, maxHoldSeconds: o.maxHoldSeconds, quarantineSeconds: o.quarantineSeconds };
+    ? { ...common, mode: o.mode, purchaseTtlSeconds: o.purchaseTtlSeconds! }
+    : { ...common, mode: o.mode, holdSeconds: o.holdSeconds!, maxHoldSeconds: o.maxHoldSeconds, quarantineSeconds: o.quarantineSeconds };
 }

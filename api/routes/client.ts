@@ -10,6 +10,7 @@ import type { AuthFailureLimiter } from '../auth.js';
 import type { ClientClaims, ClientTokens } from '../client-token.js';
 import { streamPurchase, type PurchaseEventHub } from '../live.js';
 import { HttpProblem, notFound } from '../problem.js';
+import type { ClientPurchaseResponse } from '../schemas.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -52,7 +53,7 @@ export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEv
       lastEventId: last?.id ?? 0,
       language: offer.language,
       priceLine: offer.priceLine,
-    });
+    } satisfies ClientPurchaseResponse);
   });
 
   router.get('/events', authenticate, async (req, res) => {

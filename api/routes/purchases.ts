@@ -7,7 +7,7 @@ import { cancelPurchase, createPurchase, extendPurchase } from '../../db/ledger/
 import type { ClientTokens } from '../client-token.js';
 import { parse, pathId, phoneOr422, purchaseOr404 } from '../input.js';
 import { streamPurchase, type PurchaseEventHub } from '../live.js';
-import { createPurchaseBody } from '../schemas.js';
+import { createPurchaseBody, type ClientTokenResponse, type CreatedPurchaseResponse, type PurchaseResponse } from '../schemas.js';
 
 export interface LiveParts {
   tokens: ClientTokens;
@@ -23,17 +23,17 @@ export function purchaseRoutes(db: Database, defaultRegion: string, live: LivePa
     const purchase = await createPurchase(db, req.merchant!.id, { ...body, callerNumber });
     // The clientToken goes to the buyer's browser (widget, event stream); the API key never does.
     const clientToken = await live.tokens.issue(purchase.id, req.merchant!.id, purchase.expiresAt);
-    res.status(201).location(`/v1/purchases/${purchase.id}`).json({ ...purchase, clientToken });
+    res.status(201).location(`/v1/purchases/${purchase.id}`).json({ ...purchase, clientToken } satisfies CreatedPurchaseResponse);
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(await purchaseOr404(db, req.merchant!.id, req.params.id));
+    res.json((await purchaseOr404(db, req.merchant!.id, req.params.id)) satisfies PurchaseResponse);
   });
 
   /** A fresh client token, e.g. when the buyer reloads the merchant's page. */
   router.post('/:id/client-token', async (req, res) => {
     const purchase = await purchaseOr404(db, req.merchant!.id, req.params.id);
-    res.json({ clientToken: await live.tokens.issue(purchase.id, req.merchant!.id, purchase.expiresAt) });
+    res.json({ clientToken: await live.tokens.issue(purchase.id, req.merchant!.id, purchase.expiresAt) } satisfies ClientTokenResponse);
   });
 
   /** Server-Sent Events for the merchant's backend (same stream as the browser's). */
@@ -43,11 +43,11 @@ export function purchaseRoutes(db: Database, defaultRegion: string, live: LivePa
   });
 
   router.post('/:id/cancel', async (req, res) => {
-    res.json(await cancelPurchase(db, req.merchant!.id, pathId('purchase', req.params.id)));
+    res.json((await cancelPurchase(db, req.merchant!.id, pathId('purchase', req.params.id))) satisfies PurchaseResponse);
   });
 
   router.post('/:id/extend', async (req, res) => {
-    res.json(await extendPurchase(db, req.merchant!.id, pathId('purchase', req.params.id)));
+    res.json((await extendPurchase(db, req.merchant!.id, pathId('purchase', req.params.id))) satisfies PurchaseResponse);
   });
 
   return router;

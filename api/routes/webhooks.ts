@@ -8,7 +8,7 @@ import { listDeliveries, removeWebhook, setWebhook } from '../../db/ledger/index
 import { refusedDestination } from '../../webhooks/destination.js';
 import { parse } from '../input.js';
 import { HttpProblem } from '../problem.js';
-import { deliveriesQuery, putWebhookBody } from '../schemas.js';
+import { deliveriesQuery, putWebhookBody, type DeliveryListResponse, type WebhookSettingsResponse } from '../schemas.js';
 
 /** allowPrivateNetworks: accept receivers on loopback or private addresses (development). */
 export function webhookRoutes(db: Database, allowPrivateNetworks = false): Router {
@@ -23,7 +23,7 @@ export function webhookRoutes(db: Database, allowPrivateNetworks = false): Route
       });
     }
     const settings = await setWebhook(db, req.merchant!.id, body.url, body.rotateSecret ?? false);
-    res.set('Cache-Control', 'no-store').json(settings);
+    res.set('Cache-Control', 'no-store').json(settings satisfies WebhookSettingsResponse);
   });
 
   router.delete('/webhook', async (req, res) => {
@@ -32,7 +32,7 @@ export function webhookRoutes(db: Database, allowPrivateNetworks = false): Route
   });
 
   router.get('/webhook-deliveries', async (req, res) => {
-    res.json({ deliveries: await listDeliveries(db, req.merchant!.id, parse(deliveriesQuery, req.query)) });
+    res.json({ deliveries: await listDeliveries(db, req.merchant!.id, parse(deliveriesQuery, req.query)) } satisfies DeliveryListResponse);
   });
 
   return router;

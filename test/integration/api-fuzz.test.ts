@@ -15,6 +15,7 @@ import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { databaseFingerprint } from '../support/fingerprint.js';
 import { listen, type Http } from '../support/http.js';
+import { appRoutes, type RouteInfo } from '../support/routes.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 7_2026);
 const RUNS_PER_ROUTE = 40;
@@ -33,25 +34,6 @@ const known = {
   lentPurchaseId: '',
   clientToken: '',
 };
-
-interface RouteInfo {
-  method: string;
-  path: string;
-}
-
-/** Every method + path the app answers, read from its router (Express 5 / router 2 layers). */
-function routesOf(stack: any[], prefix = ''): RouteInfo[] {
-  const routes: RouteInfo[] = [];
-  for (const layer of stack) {
-    if (layer.route) {
-      for (const method of Object.keys(layer.route.methods)) routes.push({ method: method.toUpperCase(), path: (prefix + layer.route.path).replace(/(.)\/$/, '$1') });
-    } else if (Array.isArray(layer.handle?.stack)) {
-      const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
-      routes.push(...routesOf(layer.handle.stack, prefix + mount));
-    }
-  }
-  return routes;
-}
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -192,7 +174,9 @@ const segment = (validIds: string[]) =>
   );
 
 const idsFor = (param: string, path: string) =>
-  param === 'number' ? ['0899700001', '+33899700101', '12'] : path.startsWith('/v1/admin/offers') ? [known.offerId, known.poolOfferId] : path.startsWith('/v1/admin/merchants') ? [known.merchantId] : [known.purchaseId, known.lentPurchaseId];
+  param === 'asset'
+    ? ['swagger-ui.css', 'init.js', 'index.html']
+    : param === 'number' ? ['0899700001', '+33899700101', '12'] : path.startsWith('/v1/admin/offers') ? [known.offerId, known.poolOfferId] : path.startsWith('/v1/admin/merchants') ? [known.merchantId] : [known.purchaseId, known.lentPurchaseId];
 
 function pathFor(route: RouteInfo): fc.Arbitrary<string> {
   const parts = route.path.split('/').map((part) => (part.startsWith(':') ? segment(idsFor(part.slice(1), route.path)) : fc.constant(part)));
@@ -276,7 +260,7 @@ async function check(m: string, path: string, request: Buffer): Promise<number> 
 }
 
 describe('any request to any route', () => {
-  const routes = () => routesOf((app as unknown as { router: { stack: unknown[] } }).router.stack);
+  const routes = () => appRoutes(app);
 
   it('finds every documented route in the router', () => {
     const found = routes().map((r) => `${r.method} ${r.path}`);
@@ -285,7 +269,7 @@ describe('any request to any route', () => {
       'GET /v1/admin/offers/:id/pool', 'PUT /v1/admin/numbers/:number', 'GET /v1/admin/calls', 'POST /v1/purchases', 'GET /v1/purchases/:id',
       'POST /v1/purchases/:id/cancel', 'POST /v1/purchases/:id/extend', 'GET /v1/purchases/:id/events', 'POST /v1/purchases/:id/client-token',
       'GET /v1/client/purchase', 'GET /v1/client/events', 'PUT /v1/allowed-origins', 'GET /v1/allowed-origins', 'PUT /v1/webhook',
-      'DELETE /v1/webhook', 'GET /v1/webhook-deliveries', 'GET /healthz', 'GET /widget.js',
+      'DELETE /v1/webhook', 'GET /v1/webhook-deliveries', 'GET /healthz', 'GET /widget.js', 'GET /openapi.json', 'GET /docs', 'GET /docs/:asset',
     ]) {
       expect(found).toContain(route);
     }

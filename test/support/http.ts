@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
+import { checkAnswer } from './contract.js';
 
 export interface Http {
   base: string;
@@ -29,7 +30,10 @@ export async function listen(app: Express): Promise<Http> {
       } catch {
         // not JSON: keep the text
       }
-      return { status: res.status, headers: res.headers, body: parsed };
+      const answer = { status: res.status, headers: res.headers, body: parsed };
+      // Every answer a test reads is also checked against the API's documentation.
+      checkAnswer(method, path, answer);
+      return answer;
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
