@@ -5,13 +5,13 @@
 //   sanscode all       both in one process (development, small sites)
 //   sanscode help      the operator commands (bin/cli/: merchant, offer, report, ...)
 import type { Server } from 'node:http';
-import { createApi } from '../api/app.js';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { openDatabase } from '../db/client.js';
 import { expireDuePurchases } from '../db/ledger/index.js';
-import { startWebhookSender, type WebhookSender } from '../webhooks/sender.js';
-import { startIvr, type IvrWorker } from '../ivr/worker.js';
+// The roles are loaded only when started: an operator command (bin/cli/) needs neither.
+import type { WebhookSender } from '../webhooks/sender.js';
+import type { IvrWorker } from '../ivr/worker.js';
 import { isCliCommand, runCli } from './cli/index.js';
 import { installProcessGuards } from './process-guards.js';
 
@@ -61,6 +61,7 @@ async function main(command: string): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   if (command === 'api' || command === 'all') {
+    const [{ createApi }, { startWebhookSender }] = await Promise.all([import('../api/app.js'), import('../webhooks/sender.js')]);
     const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen, demo: config.DEMO, webhookAllowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, trustProxy: config.TRUST_PROXY, stream: { maxPerPurchase: config.MAX_STREAMS_PER_PURCHASE, maxPerProcess: config.MAX_STREAMS_PER_PROCESS } });
     server = app.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, host: config.HOST }, 'API listening'));
     sender = startWebhookSender(handle.db, log.child({ component: 'webhooks' }), { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS });
@@ -69,7 +70,10 @@ async function main(command: string): Promise<void> {
       expireDuePurchases(handle.db).catch((err) => log.error({ err }, 'expiry sweep failed'));
     }, 5_000);
   }
-  if (command === 'ivr' || command === 'all') ivr = await startIvr(handle.db, config, log);
+  if (command === 'ivr' || command === 'all') {
+    const { startIvr } = await import('../ivr/worker.js');
+    ivr = await startIvr(handle.db, config, log);
+  }
 }
 
 main(process.argv[2] ?? 'all').catch((err) => {

@@ -7,7 +7,7 @@
 //   npx tsx scripts/test-call.ts anonymous --to 0899200001
 //       Calls any number from any caller (here a withheld one, for a lent dynamic number).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { placeCall } from '../test/support/sipp.js';
+import { placeCall } from './lib/sipp.js';
 
 const args = process.argv.slice(2);
 const toFlag = args.indexOf('--to');

@@ -19,4 +19,6 @@ bash scripts/node-deps.sh
 bash scripts/postgres.sh
 bash scripts/asterisk.sh build
 npx tsc -p tsconfig.json --noEmit
+# The architecture's import directions (.dependency-cruiser.cjs): domain ← ledger ← shells ← bin.
+npm run --silent check:imports
 npx vitest run "$@"

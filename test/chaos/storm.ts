@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import postgres from 'postgres';
 import { asterisk } from '../support/asterisk.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { placeCall, type CallResult } from '../support/sipp.js';
+import { placeCall, type CallResult } from '../../scripts/lib/sipp.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const ADMIN = 'chaos-admin-token-0123456789';

@@ -4,7 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asterisk } from '../support/asterisk.js';
-import { placeCall } from '../support/sipp.js';
+import { placeCall } from '../../scripts/lib/sipp.js';
 import { ADMIN, startE2eStack, type E2eStack } from '../support/stack.js';
 
 let s: E2eStack;

@@ -1,7 +1,7 @@
 // End to end: dynamic numbers through the real Asterisk. A pool number lent to one visitor
 // credits whoever calls it (even withheld) during the hold, and nobody after.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { placeCall } from '../support/sipp.js';
+import { placeCall } from '../../scripts/lib/sipp.js';
 import { startE2eStack, type E2eStack } from '../support/stack.js';
 
 let s: E2eStack;

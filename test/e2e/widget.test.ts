@@ -5,7 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelPurchase } from '../../db/ledger/index.js';
 import { demoState } from '../../demo/routes.js';
-import { placeCall } from '../support/sipp.js';
+import { placeCall } from '../../scripts/lib/sipp.js';
 import { startE2eStack, type E2eStack } from '../support/stack.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const SCENARIOS = path.resolve(import.meta.dirname, '../sipp');
+const SCENARIOS = path.resolve(import.meta.dirname, '../../test/sipp');
 let nextPort = 5070 + Math.floor(Math.random() * 200) * 2;
 // A SIPp process never outlives the test process that started it.
 const running = new Set<ChildProcess>();
