@@ -1,6 +1,7 @@
-// What happens to one call, from StasisStart to hang-up, as a short sequence of verbs over the
-// Telephony interface. All decisions come from domain/ (via the ledger) and all state lives
-// in the database, so a restarted IVR can pick up channels that are still up (resync()).
+// The life of every call this process follows, from StasisStart until its record is closed:
+// admit it (the ledger decides, with domain/'s rules), run the script for that decision
+// (ivr/scripts/: refuse, pay per call, conclude), then finish it. All state lives in the
+// database, so a restarted IVR can pick up channels that are still up (resync()).
 //
 // How one call can never take the process down nor stay open in the ledger:
 // - each call has one AbortController; the caller's hang-up (StasisEnd) aborts it, which
@@ -13,21 +14,17 @@
 import type { Logger } from 'pino';
 import { callerToE164, toE164 } from '../core/phone.js';
 import type { Database } from '../db/client.js';
-import {
-  admitCall,
-  countCall,
-  endCall,
-  getCall,
-  markAnswered,
-  openCalls,
-  type CountResult,
-} from '../db/ledger/index.js';
-import { afterCount, greeting, priceAnnouncement, refusal, type Admission, type CallFacts, type CallPlan, type Media } from '../domain/index.js';
-import { TelephonyError, type HangupInfo, type HangupReason, type IncomingCall, type PlayResult, type Telephony } from './telephony.js';
+import { admitCall, endCall, openCalls } from '../db/ledger/index.js';
+import type { CallFacts, CallPlan, Language } from '../domain/index.js';
+import { Call, sleep, type ChannelEnd } from './call.js';
+import { conclude } from './scripts/conclude.js';
+import { payPerCall } from './scripts/pay-per-call.js';
+import { refuse } from './scripts/refuse.js';
+import { TelephonyError, type HangupInfo, type IncomingCall, type Telephony } from './telephony.js';
 
 export interface CallFlowOptions {
   defaultRegion: string;
-  defaultLanguage: 'fr' | 'en';
+  defaultLanguage: Language;
   maxCallSeconds: number;
   /**
    * After the IVR hangs up, how long to wait for Asterisk to report the channel's end (and its
@@ -36,32 +33,11 @@ export interface CallFlowOptions {
   endGraceMs?: number;
 }
 
-/** How a channel ended; `lost` when it vanished while the connection to Asterisk was down. */
-type ChannelEnd = HangupInfo & { lost?: boolean };
-
-/** One call this process follows, from StasisStart until its record is closed. */
-interface Session {
-  readonly channelId: string;
-  readonly log: Logger;
-  /** Aborted when the channel ends or this process stops following it: cancels plays and waits. */
-  readonly abort: AbortController;
-  /** Opening order: tells the calls a channel listing must contain from the ones newer than it. */
-  readonly seq: number;
-  /** Set once Asterisk reported the end of the channel (or it was found gone). */
-  ended?: ChannelEnd;
-  /** Shutdown: the channel and its record are left to the next IVR. */
-  stopped: boolean;
-  /** The caller is being billed: every way out from here hangs up. */
-  answered: boolean;
-  /** The IVR has asked for the hang-up (whether or not Asterisk could do it). */
-  hungUp: boolean;
-}
-
 /** Attempts to close a call record while the database fails (about 15 s in all). */
 const CLOSE_ATTEMPTS = 6;
 
 export class CallFlow {
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new Map<string, Call>();
   private nextSeq = 0;
 
   constructor(
@@ -79,15 +55,7 @@ export class CallFlow {
   /** Follows one call to its end. Never rejects: every failure ends in finish(). */
   async callStarted(call: IncomingCall): Promise<void> {
     if (this.sessions.has(call.channelId)) return; // already followed (seen again at a resync)
-    const s: Session = {
-      channelId: call.channelId,
-      log: this.log.child({ channelId: call.channelId }),
-      abort: new AbortController(),
-      seq: this.nextSeq++,
-      stopped: false,
-      answered: false,
-      hungUp: false,
-    };
+    const s = new Call(call.channelId, this.log.child({ channelId: call.channelId }), this.nextSeq++, this.phone, this.db);
     // Registered before any await, so a hang-up arriving while we decide is not missed.
     this.sessions.set(call.channelId, s);
     try {
@@ -177,91 +145,23 @@ export class CallFlow {
     }
   }
 
-  private async follow(s: Session, plan: CallPlan, duplicate: boolean): Promise<void> {
-    if (plan.action === 'reject') return this.refuse(s, plan);
-    if (plan.action === 'answer') return this.serve(s, plan, duplicate);
-    // Settled while the IVR was away (restart): say where the purchase stands, hang up.
-    s.answered = true;
-    if ((await this.play(s, afterCount(plan.callsRemaining), plan.language)) !== 'finished') return;
-    await this.hangup(s, 'normal');
-  }
-
-  /** Refused call: never answered, so never billed. */
-  private async refuse(s: Session, admission: Extract<Admission, { action: 'reject' }>): Promise<void> {
-    await this.phone.progress(s.channelId);
-    if ((await this.play(s, refusal(admission.outcome), admission.language)) !== 'finished') return;
-    await this.hangup(s, admission.outcome === 'failed' ? 'congestion' : 'busy');
-  }
-
-  private async serve(s: Session, admission: Extract<Admission, { action: 'answer' }>, duplicate: boolean): Promise<void> {
-    // Only a channel seen before (IVR restart) may already be answered: no extra read per call.
-    const recorded = duplicate ? await getCall(this.db, s.channelId) : null;
-    // A call taken up after a restart has heard its greeting and run part of its minimum: no
-    // second greeting, and the ledger says how much is left (too_early) rather than waiting
-    // the whole minimum again on the caller's bill.
-    const resumed = Boolean(recorded?.answeredAt);
-    if (resumed) s.answered = true;
-    else {
-      if (admission.priceAnnouncement) {
-        // The mandatory price announcement must be free: play it before answering.
-        await this.phone.progress(s.channelId);
-        if ((await this.play(s, priceAnnouncement(admission.priceAnnouncement), admission.language)) !== 'finished') return;
-      }
-      await this.phone.answer(s.channelId);
-      s.answered = true;
-      await markAnswered(this.db, s.channelId);
+  /** The script for the decision: each lives in ivr/scripts/, one file per kind of call. */
+  private follow(call: Call, plan: CallPlan, seenBefore: boolean): Promise<void> {
+    switch (plan.action) {
+      case 'reject':
+        return refuse(call, plan);
+      case 'answer':
+        return payPerCall(call, plan, this.db, { seenBefore });
+      case 'conclude':
+        return conclude(call, plan);
     }
-    // The greeting plays while the minimum runs. A greeting that cannot be played stops the
-    // wait too: nobody waits out the minimum on their bill in silence.
-    const greetingFailed = new AbortController();
-    const greeted: Promise<PlayResult> = resumed
-      ? Promise.resolve('finished')
-      : this.play(s, greeting(admission.callsRemaining), admission.language).then((result) => {
-          if (result === 'failed') greetingFailed.abort();
-          return result;
-        });
-    const [result, greetingEnd] = await Promise.all([
-      this.waitThenCount(s.channelId, resumed ? 0 : admission.minCallSeconds, AbortSignal.any([s.abort.signal, greetingFailed.signal])),
-      greeted,
-    ]);
-    // The caller left (endCall records too_short or counted), or the greeting failed.
-    if (!result || greetingEnd !== 'finished') return;
-    if (!result.counted) {
-      s.log.warn({ reason: result.reason }, 'answered call not credited');
-      await this.hangup(s, 'normal');
-      return;
-    }
-    s.log.info({ purchaseId: result.purchase.id, callsRemaining: result.purchase.callsRemaining, completed: result.completed }, 'call counted');
-    if ((await this.play(s, afterCount(result.purchase.callsRemaining), admission.language)) !== 'finished') return;
-    await this.hangup(s, 'normal');
-  }
-
-  /** Waits for the minimum by the database's clock, then credits; null if stopped first. */
-  private async waitThenCount(channelId: string, minCallSeconds: number, signal: AbortSignal): Promise<CountResult | null> {
-    let waitMs = minCallSeconds * 1000;
-    for (;;) {
-      if (!(await sleep(waitMs, signal))) return null;
-      const result = await countCall(this.db, channelId);
-      if (result.counted || result.reason !== 'too_early') return result;
-      // Our timer and the database clock differ by a few milliseconds: wait the difference.
-      waitMs = Math.ceil(result.secondsLeft * 1000) + 20;
-    }
-  }
-
-  private play(s: Session, media: Media, language: 'fr' | 'en'): Promise<PlayResult> {
-    return this.phone.play(s.channelId, media, language, s.abort.signal);
-  }
-
-  private async hangup(s: Session, reason: HangupReason): Promise<void> {
-    s.hungUp = true;
-    await this.phone.hangup(s.channelId, reason);
   }
 
   /**
    * The end of every call this process follows, whatever stopped its script: hang up if the
    * caller is still there and nobody has, then close the record. Never rejects.
    */
-  private async finish(s: Session): Promise<void> {
+  private async finish(s: Call): Promise<void> {
     try {
       if (s.stopped) return;
       if (!s.ended && !s.hungUp) {
@@ -298,19 +198,4 @@ export class CallFlow {
       }
     }
   }
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts (at once if it has). */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (elapsed: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(elapsed);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

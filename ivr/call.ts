@@ -1,0 +1,85 @@
+// One call as the IVR's scripts see it: its channel, its log, its cancellation, and the verbs a
+// script may use (progress, play, answer, hang up, wait). Each verb goes to the Telephony
+// interface with this call's abort signal, and records what the flow must know to end the call
+// well: was it answered (an answered caller is never left in silence), has it been hung up.
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.js';
+import { markAnswered } from '../db/ledger/index.js';
+import type { Language, Media } from '../domain/index.js';
+import type { HangupInfo, HangupReason, PlayResult, Telephony } from './telephony.js';
+
+/** How a channel ended; `lost` when it vanished while the connection to Asterisk was down. */
+export type ChannelEnd = HangupInfo & { lost?: boolean };
+
+export class Call {
+  /** Aborted when the channel ends or this process stops following it: cancels plays and waits. */
+  readonly abort = new AbortController();
+  /** Set once Asterisk reported the end of the channel (or it was found gone). */
+  ended: ChannelEnd | undefined;
+  /** Shutdown: the channel and its record are left to the next IVR. */
+  stopped = false;
+  /** The caller is being billed: every way out from here hangs up. */
+  answered = false;
+  /** The IVR has asked for the hang-up (whether or not Asterisk could do it). */
+  hungUp = false;
+
+  constructor(
+    readonly channelId: string,
+    readonly log: Logger,
+    /** Opening order: tells the calls a channel listing must contain from the ones newer than it. */
+    readonly seq: number,
+    private readonly phone: Telephony,
+    private readonly db: Database,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** 183 Session Progress: what is played next reaches the caller as free early media. */
+  progress(): Promise<void> {
+    return this.phone.progress(this.channelId);
+  }
+
+  /** Never rejects: anything short of `finished` means the script should stop. */
+  play(media: Media, language: Language): Promise<PlayResult> {
+    return this.phone.play(this.channelId, media, language, this.signal);
+  }
+
+  /** Answers (billing starts) and notes the moment in the ledger: the minimum runs from here. */
+  async answer(): Promise<void> {
+    await this.phone.answer(this.channelId);
+    this.answered = true;
+    await markAnswered(this.db, this.channelId);
+  }
+
+  /** A call taken up after an IVR restart was answered by the previous process. */
+  alreadyAnswered(): void {
+    this.answered = true;
+  }
+
+  async hangup(reason: HangupReason): Promise<void> {
+    this.hungUp = true;
+    await this.phone.hangup(this.channelId, reason);
+  }
+
+  /** Resolves true after `ms`, or false as soon as the call is over. */
+  wait(ms: number, signal: AbortSignal = this.signal): Promise<boolean> {
+    return sleep(ms, signal);
+  }
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts (at once if it has). */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (elapsed: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(elapsed);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,59 @@
+// A call that pays one call of a purchase: price announcement (free, before the answer), answer,
+// greeting while the minimum runs, count by the database's clock, then "call validated" or
+// "purchase confirmed" and hang up. A call taken up after an IVR restart skips what it already
+// had: no second greeting, and only the rest of its minimum.
+import type { Database } from '../../db/client.js';
+import { countCall, getCall, type CountResult } from '../../db/ledger/index.js';
+import { afterCount, greeting, priceAnnouncement, type Answer } from '../../domain/index.js';
+import type { Call } from '../call.js';
+import type { PlayResult } from '../telephony.js';
+
+export async function payPerCall(call: Call, plan: Answer, db: Database, opts: { seenBefore: boolean }): Promise<void> {
+  // Only a channel seen before (IVR restart) may already be answered: no extra read per call.
+  const recorded = opts.seenBefore ? await getCall(db, call.channelId) : null;
+  const resumed = Boolean(recorded?.answeredAt);
+  if (resumed) call.alreadyAnswered();
+  else {
+    if (plan.priceAnnouncement) {
+      // The mandatory price announcement must be free: play it before answering.
+      await call.progress();
+      if ((await call.play(priceAnnouncement(plan.priceAnnouncement), plan.language)) !== 'finished') return;
+    }
+    await call.answer();
+  }
+  // The greeting plays while the minimum runs. A greeting that cannot be played stops the
+  // wait too: nobody waits out the minimum on their bill in silence.
+  const greetingFailed = new AbortController();
+  const greeted: Promise<PlayResult> = resumed
+    ? Promise.resolve('finished')
+    : call.play(greeting(plan.callsRemaining), plan.language).then((result) => {
+        if (result === 'failed') greetingFailed.abort();
+        return result;
+      });
+  const [result, greetingEnd] = await Promise.all([
+    waitThenCount(call, db, resumed ? 0 : plan.minCallSeconds, AbortSignal.any([call.signal, greetingFailed.signal])),
+    greeted,
+  ]);
+  // The caller left (endCall records too_short or counted), or the greeting failed.
+  if (!result || greetingEnd !== 'finished') return;
+  if (!result.counted) {
+    call.log.warn({ reason: result.reason }, 'answered call not credited');
+    await call.hangup('normal');
+    return;
+  }
+  call.log.info({ purchaseId: result.purchase.id, callsRemaining: result.purchase.callsRemaining, completed: result.completed }, 'call counted');
+  if ((await call.play(afterCount(result.purchase.callsRemaining), plan.language)) !== 'finished') return;
+  await call.hangup('normal');
+}
+
+/** Waits for the minimum by the database's clock, then credits; null if stopped first. */
+async function waitThenCount(call: Call, db: Database, minCallSeconds: number, signal: AbortSignal): Promise<CountResult | null> {
+  let waitMs = minCallSeconds * 1000;
+  for (;;) {
+    if (!(await call.wait(waitMs, signal))) return null;
+    const result = await countCall(db, call.channelId);
+    if (result.counted || result.reason !== 'too_early') return result;
+    // Our timer and the database clock differ by a few milliseconds: wait the difference.
+    waitMs = Math.ceil(result.secondsLeft * 1000) + 20;
+  }
+}
