@@ -6,9 +6,7 @@
 //   sanscode help      the operator commands (bin/cli/: merchant, offer, report, ...)
 import type { Server } from 'node:http';
 import { loadConfig } from '../core/config.js';
-import { Readiness, startHealthServer, startMetricsServer } from '../core/health.js';
 import { createLogger } from '../core/log.js';
-import { setLedgerSource } from '../core/metrics.js';
 import { openDatabase } from '../db/client.js';
 import { databaseReachable, expireDuePurchases, metricsFigures } from '../db/ledger/index.js';
 // The roles are loaded only when started: an operator command (bin/cli/) needs neither.
@@ -64,6 +62,8 @@ async function main(command: string): Promise<void> {
   installProcessGuards(log, () => void shutdown('uncaughtException', 1));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  // Loaded here, like the roles: operator commands need no metrics registry.
+  const [{ Readiness, startHealthServer, startMetricsServer }, { setLedgerSource }] = await Promise.all([import('../core/health.js'), import('../core/metrics.js')]);
   const runsIvr = command === 'ivr' || command === 'all';
   const readiness = new Readiness({
     database: () => databaseReachable(handle.db, 1_000),
