@@ -5,7 +5,9 @@ import path from 'node:path';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
+import { Readiness } from '../core/health.js';
 import { httpLogSerializers } from '../core/log.js';
+import { databaseReachable } from '../db/ledger/index.js';
 import type { Database, DbHandle } from '../db/client.js';
 import { ClientTokens } from './client-token.js';
 import { PurchaseEventHub, type LiveStats, type StreamOptions } from './live.js';
@@ -18,6 +20,7 @@ import { purchaseRoutes } from './routes/purchases.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { demoRoutes } from '../demo/routes.js';
 import { docsRoutes } from './routes/docs.js';
+import { observeHttpLatency } from './http-metrics.js';
 
 /** The embeddable widget (web/widget.js), from the source tree or next to a build in dist/. */
 const widgetFile = ['../web/widget.js', '../../web/widget.js'].map((p) => path.resolve(import.meta.dirname, p)).find((p) => existsSync(p));
@@ -44,7 +47,12 @@ export interface ApiOptions {
   demo?: boolean;
   /** Accept webhook URLs on loopback/private addresses (development, tests). */
   webhookAllowPrivateNetworks?: boolean;
+  /** What GET /readyz checks (default: the database only; `all` adds the IVR's checks). */
+  readiness?: Readiness;
 }
+
+/** A database that does not answer `select 1` within this long is not ready. */
+export const READINESS_DB_TIMEOUT_MS = 1_000;
 
 const hubs = new WeakMap<express.Express, PurchaseEventHub>();
 
@@ -62,6 +70,7 @@ export function createApi(opts: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', opts.trustProxy ?? false);
+  app.use(observeHttpLatency);
   app.use(
     pinoHttp({
       logger: opts.log,
@@ -90,6 +99,11 @@ export function createApi(opts: ApiOptions): express.Express {
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
+  });
+  const readiness = opts.readiness ?? new Readiness({ database: () => databaseReachable(opts.db, READINESS_DB_TIMEOUT_MS) });
+  app.get('/readyz', async (_req, res) => {
+    const report = await readiness.report();
+    res.status(report.ready ? 200 : 503).json(report);
   });
 
   // The widget merchants' pages embed with <script src=".../widget.js" data-token="ct_…">.

@@ -4,6 +4,7 @@
 // so a client reconnecting with Last-Event-ID misses nothing, whichever process it reaches.
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { liveStreams } from '../core/metrics.js';
 import type { Database, DbHandle } from '../db/client.js';
 import { EVENTS_CHANNEL, eventsSince, type StoredEvent } from '../db/ledger/index.js';
 import { HttpProblem } from './problem.js';
@@ -73,11 +74,13 @@ export class PurchaseEventHub {
     }
     this.streamsPerPurchase.set(purchaseId, open + 1);
     this.counts.streams += 1;
+    liveStreams.inc();
     return () => {
       const left = (this.streamsPerPurchase.get(purchaseId) ?? 1) - 1;
       if (left > 0) this.streamsPerPurchase.set(purchaseId, left);
       else this.streamsPerPurchase.delete(purchaseId);
       this.counts.streams -= 1;
+      liveStreams.dec();
     };
   }
 

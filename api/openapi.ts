@@ -84,6 +84,16 @@ const streamRefusals = {
 
 export const apiPaths = {
   '/healthz': { get: op('public', { operationId: 'health', summary: 'Liveness', responses: { 200: json('The API answers.', s.healthResponse) } }) },
+  '/readyz': {
+    get: op('public', {
+      operationId: 'ready',
+      summary: 'Readiness',
+      responses: {
+        200: json('Ready: the database answers (and, with the IVR in this process, ARI is connected and the worker active).', s.readinessResponse),
+        503: json('Not ready; `checks` says which part is down.', s.readinessResponse),
+      },
+    }),
+  },
   '/widget.js': {
     get: op('public', {
       operationId: 'widget',

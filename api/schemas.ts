@@ -177,6 +177,17 @@ export const problemResponse = z
 
 export const healthResponse = z.strictObject({ ok: z.literal(true) });
 
+export const readinessResponse = z
+  .strictObject({
+    ready: z.boolean(),
+    checks: z.strictObject({
+      database: z.enum(['up', 'down']),
+      ari: z.enum(['connected', 'disconnected']).optional().meta({ description: 'Only when this process also runs the IVR.' }),
+      worker: z.enum(['active', 'standby']).optional().meta({ description: 'Only when this process also runs the IVR.' }),
+    }),
+  })
+  .meta({ description: 'What readiness checked: names and states only, never a host or an error.' });
+
 export const createdMerchantResponse = z.strictObject({
   id: uuid(),
   name: z.string(),

@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { openDatabase } from '../db/client.js';
-import { expireDuePurchases } from '../db/ledger/index.js';
+import { databaseReachable, expireDuePurchases, metricsFigures } from '../db/ledger/index.js';
 // The roles are loaded only when started: an operator command (bin/cli/) needs neither.
 import type { WebhookSender } from '../webhooks/sender.js';
 import type { IvrWorker } from '../ivr/worker.js';
@@ -36,6 +36,7 @@ async function main(command: string): Promise<void> {
     return;
   }
   let server: Server | undefined;
+  const sideServers: Server[] = []; // health (IVR role) and metrics
   let ivr: IvrWorker | undefined;
   let sender: WebhookSender | undefined;
   let expiry: NodeJS.Timeout | undefined;
@@ -49,6 +50,7 @@ async function main(command: string): Promise<void> {
       clearInterval(expiry);
       await ivr?.stop();
       await sender?.stop();
+      for (const side of sideServers) side.close();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await handle.close();
     } catch (err) {
@@ -60,9 +62,28 @@ async function main(command: string): Promise<void> {
   installProcessGuards(log, () => void shutdown('uncaughtException', 1));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  // Loaded here, like the roles: operator commands need no metrics registry.
+  const [{ Readiness, startHealthServer, startMetricsServer }, { setLedgerSource }] = await Promise.all([import('../core/health.js'), import('../core/metrics.js')]);
+  const runsIvr = command === 'ivr' || command === 'all';
+  const readiness = new Readiness({
+    database: () => databaseReachable(handle.db, 1_000),
+    // Until startIvr returns (first ARI connection) there is no worker: ARI reads disconnected.
+    ...(runsIvr && { ari: () => ivr?.status().ariConnected ?? false, worker: () => ivr?.status().active ?? true }),
+  });
+  // Prometheus on its own port, loopback unless METRICS_HOST says otherwise (README, Monitoring).
+  const metricsPort = config.METRICS_PORT === undefined ? (command === 'ivr' ? 9465 : 9464) : config.METRICS_PORT;
+  if (metricsPort !== null) {
+    await startMetricsServer(metricsPort, config.METRICS_HOST, log).then(
+      (s) => sideServers.push(s),
+      (err: unknown) => log.error({ err, port: metricsPort }, 'metrics server not started'),
+    );
+  }
+  if (command === 'ivr') sideServers.push(await startHealthServer(readiness, config.HEALTH_PORT, config.HOST, log));
   if (command === 'api' || command === 'all') {
+    // Pool states and the webhook backlog, read at scrape time by the processes that serve them.
+    setLedgerSource(() => metricsFigures(handle.db));
     const [{ createApi }, { startWebhookSender }] = await Promise.all([import('../api/app.js'), import('../webhooks/sender.js')]);
-    const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen, demo: config.DEMO, webhookAllowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, trustProxy: config.TRUST_PROXY, stream: { maxPerPurchase: config.MAX_STREAMS_PER_PURCHASE, maxPerProcess: config.MAX_STREAMS_PER_PROCESS } });
+    const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen, demo: config.DEMO, webhookAllowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, trustProxy: config.TRUST_PROXY, readiness, stream: { maxPerPurchase: config.MAX_STREAMS_PER_PURCHASE, maxPerProcess: config.MAX_STREAMS_PER_PROCESS } });
     server = app.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, host: config.HOST }, 'API listening'));
     sender = startWebhookSender(handle.db, log.child({ component: 'webhooks' }), { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS });
     // Tells pages and merchants about purchases whose time ran out (reads never needed it).

@@ -38,6 +38,19 @@ const schema = z.object({
   // Concurrent live streams (SSE) of one purchase (429 past it) and of one API process (503).
   MAX_STREAMS_PER_PURCHASE: z.coerce.number().int().min(1).default(5),
   MAX_STREAMS_PER_PROCESS: z.coerce.number().int().min(1).default(1000),
+  // The IVR role's own /healthz and /readyz (it has no API port), on HOST.
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  // Prometheus /metrics on its own port, never the API's. Unset: 9464 for api/all, 9465 for
+  // ivr (so both roles run side by side on one host); "off" serves none.
+  METRICS_PORT: z
+    .string()
+    .trim()
+    .regex(/^(off|\d+)$/, 'a port number or "off"')
+    .transform((v) => (v === 'off' ? null : Number(v)))
+    .pipe(z.number().int().min(0).max(65535).nullable())
+    .optional(),
+  // Loopback by default: the metrics reveal traffic and offer ids; expose them on purpose.
+  METRICS_HOST: z.string().default('127.0.0.1'),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -126,6 +126,7 @@ export class AriTelephony implements Telephony {
     });
     client.on('WebSocketReconnecting', (err) => {
       this.log.warn({ err: (err as Error | undefined)?.message }, 'ARI websocket lost, reconnecting');
+      this.events?.disconnected?.();
       // Events sent while we are away are lost: a playback's end would never be seen.
       this.failPlaybacks();
     });
@@ -140,6 +141,7 @@ export class AriTelephony implements Telephony {
   /** Throws the client away and connects anew (used when ari-client stops retrying). */
   private restart(old: ari.Client): void {
     clearInterval(this.heartbeat);
+    this.events?.disconnected?.();
     this.failPlaybacks();
     (old as unknown as { removeAllListeners(): void }).removeAllListeners();
     try {

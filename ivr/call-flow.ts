@@ -12,6 +12,7 @@
 //   caller is never left billed in silence), waits briefly for Asterisk to report the end,
 //   and closes the call record (endCall: counted, too_short, abandoned...).
 import type { Logger } from 'pino';
+import { callDecisionSeconds, purchasesCompleted, recordCallEnd } from '../core/metrics.js';
 import { callerToE164, toE164 } from '../core/phone.js';
 import type { Database } from '../db/client.js';
 import { admitCall, endCall, openCalls } from '../db/ledger/index.js';
@@ -59,7 +60,9 @@ export class CallFlow {
     // Registered before any await, so a hang-up arriving while we decide is not missed.
     this.sessions.set(call.channelId, s);
     try {
+      const decided = callDecisionSeconds.startTimer();
       const { plan, duplicate } = await this.admit(call, s.log);
+      decided({ action: plan.action });
       if (!s.abort.signal.aborted) await this.follow(s, plan, duplicate);
     } catch (err) {
       // Most often the caller hung up under a request (ARI answers 404).
@@ -113,7 +116,8 @@ export class CallFlow {
     for (const call of await openCalls(this.db, asteriskId)) {
       // A call with a session is closed by its own flow.
       if (liveIds.has(call.channelId) || this.sessions.has(call.channelId)) continue;
-      await endCall(this.db, call.channelId, { lost: true });
+      const { call: closed } = await endCall(this.db, call.channelId, { lost: true });
+      if (closed) recordCallEnd(closed);
       this.log.warn({ channelId: call.channelId }, 'call lost while the IVR was away');
     }
     for (const call of live) {
@@ -182,8 +186,10 @@ export class CallFlow {
   private async closeRecord(channelId: string, end: ChannelEnd, log: Logger): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const { call } = await endCall(this.db, channelId, { cause: end.cause, causeText: end.causeText, lost: end.lost ?? false });
+        const { call, count } = await endCall(this.db, channelId, { cause: end.cause, causeText: end.causeText, lost: end.lost ?? false });
+        if (count?.counted && count.completed) purchasesCompleted.inc({ mode: count.purchase.mode });
         if (call) {
+          recordCallEnd(call);
           log.info({ outcome: call.outcome, answeredSeconds: call.answeredSeconds, cause: end.cause, purchaseId: call.purchaseId }, 'call ended');
         }
         return;

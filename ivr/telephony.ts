@@ -66,4 +66,6 @@ export interface TelephonyEvents {
   callEnded(info: HangupInfo): void;
   /** The connection to Asterisk is (again) up: time to resync. */
   connected(asteriskId: string | null): void;
+  /** The connection to Asterisk is lost (reconnecting); calls cannot reach us meanwhile. */
+  disconnected?(): void;
 }

@@ -5,6 +5,7 @@
 // twice, which is why receivers de-duplicate by event id (docs/webhooks.md). The body and its
 // event id were fixed by the ledger (domain/webhook-event.ts); this only signs and sends.
 import type { Logger } from 'pino';
+import { webhookAttempts, webhookFailures } from '../core/metrics.js';
 import type { Database } from '../db/client.js';
 import { claimDueDeliveries, markDelivered, markFailed, type ClaimedDelivery } from '../db/ledger/index.js';
 import { refusedDestination } from './destination.js';
@@ -64,6 +65,7 @@ export function startWebhookSender(db: Database, log: Logger, opts: WebhookSende
       return;
     }
     const started = Date.now();
+    webhookAttempts.inc();
     let statusCode: number | null = null;
     let error: string | null = null;
     try {
@@ -102,6 +104,7 @@ export function startWebhookSender(db: Database, log: Logger, opts: WebhookSende
       maxAgeMs: o.maxAgeMs,
       attempted: true,
     });
+    webhookFailures.inc({ next: status === 'failed' ? 'failed' : 'retry' });
     log.warn({ ...ids, statusCode, error, ms, host, status: status ?? 'lease lost' }, 'webhook attempt failed');
   }
 

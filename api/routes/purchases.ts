@@ -2,6 +2,7 @@
 // sees only its own purchases: another merchant's id answers 404 exactly like a missing one.
 // Ledger refusals (LedgerError) are turned into problems by problemHandler.
 import { Router } from 'express';
+import { purchasesCreated } from '../../core/metrics.js';
 import type { Database } from '../../db/client.js';
 import { cancelPurchase, createPurchase, extendPurchase } from '../../db/ledger/index.js';
 import type { ClientTokens } from '../client-token.js';
@@ -21,6 +22,7 @@ export function purchaseRoutes(db: Database, defaultRegion: string, live: LivePa
     const body = parse(createPurchaseBody, req.body);
     const callerNumber = body.callerNumber === undefined ? null : phoneOr422('callerNumber', body.callerNumber, defaultRegion);
     const purchase = await createPurchase(db, req.merchant!.id, { ...body, callerNumber });
+    purchasesCreated.inc({ mode: purchase.mode });
     // The clientToken goes to the buyer's browser (widget, event stream); the API key never does.
     const clientToken = await live.tokens.issue(purchase.id, req.merchant!.id, purchase.expiresAt);
     res.status(201).location(`/v1/purchases/${purchase.id}`).json({ ...purchase, clientToken } satisfies CreatedPurchaseResponse);

@@ -2,6 +2,7 @@
 // greeting while the minimum runs, count by the database's clock, then "call validated" or
 // "purchase confirmed" and hang up. A call taken up after an IVR restart skips what it already
 // had: no second greeting, and only the rest of its minimum.
+import { purchasesCompleted } from '../../core/metrics.js';
 import type { Database } from '../../db/client.js';
 import { countCall, getCall, type CountResult } from '../../db/ledger/index.js';
 import { afterCount, greeting, priceAnnouncement, type Answer } from '../../domain/index.js';
@@ -42,6 +43,7 @@ export async function payPerCall(call: Call, plan: Answer, db: Database, opts: {
     return;
   }
   call.log.info({ purchaseId: result.purchase.id, callsRemaining: result.purchase.callsRemaining, completed: result.completed }, 'call counted');
+  if (result.completed) purchasesCompleted.inc({ mode: result.purchase.mode });
   if ((await call.play(afterCount(result.purchase.callsRemaining), plan.language)) !== 'finished') return;
   await call.hangup('normal');
 }

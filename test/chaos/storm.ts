@@ -221,7 +221,7 @@ async function startService(databaseUrl: string, logFile: string): Promise<Servi
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin/sanscode.ts'), 'all'], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: databaseUrl, ADMIN_TOKEN: ADMIN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', DEMO: 'false' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, ADMIN_TOKEN: ADMIN, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'info', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', DEMO: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -269,7 +269,7 @@ describe('any request to any route', () => {
       'GET /v1/admin/offers/:id/pool', 'PUT /v1/admin/numbers/:number', 'GET /v1/admin/calls', 'POST /v1/purchases', 'GET /v1/purchases/:id',
       'POST /v1/purchases/:id/cancel', 'POST /v1/purchases/:id/extend', 'GET /v1/purchases/:id/events', 'POST /v1/purchases/:id/client-token',
       'GET /v1/client/purchase', 'GET /v1/client/events', 'PUT /v1/allowed-origins', 'GET /v1/allowed-origins', 'PUT /v1/webhook',
-      'DELETE /v1/webhook', 'GET /v1/webhook-deliveries', 'GET /healthz', 'GET /widget.js', 'GET /openapi.json', 'GET /docs', 'GET /docs/:asset',
+      'DELETE /v1/webhook', 'GET /v1/webhook-deliveries', 'GET /healthz', 'GET /readyz', 'GET /widget.js', 'GET /openapi.json', 'GET /docs', 'GET /docs/:asset',
     ]) {
       expect(found).toContain(route);
     }

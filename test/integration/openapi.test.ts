@@ -124,6 +124,7 @@ describe('every operation', () => {
     }
 
     await http.request('GET', '/healthz');
+    await http.request('GET', '/readyz');
     await http.request('GET', '/widget.js');
     await http.request('GET', '/openapi.json');
     await http.request('GET', '/docs');
