@@ -22,12 +22,12 @@ import {
   openCalls,
   type CountResult,
 } from '../db/ledger/index.js';
-import { afterCount, greeting, priceAnnouncement, refusal, type Admission, type CallFacts, type CallPlan, type Media } from '../domain/index.js';
+import { afterCount, greeting, priceAnnouncement, refusal, type Admission, type CallFacts, type CallPlan, type Language, type Media } from '../domain/index.js';
 import { TelephonyError, type HangupInfo, type HangupReason, type IncomingCall, type PlayResult, type Telephony } from './telephony.js';
 
 export interface CallFlowOptions {
   defaultRegion: string;
-  defaultLanguage: 'fr' | 'en';
+  defaultLanguage: Language;
   maxCallSeconds: number;
   /**
    * After the IVR hangs up, how long to wait for Asterisk to report the channel's end (and its
