@@ -14,18 +14,84 @@
 //   `Error: {"message":"Channel not found"}`);
 // - a playback always settles: finished (PlaybackFinished), cancelled (the call ended or the
 //   flow gave up on it), or failed (refused, or its end was lost with the websocket).
+//
+// Every event and answer is parsed (ivr/ari-payloads.ts) before it is read. The mapping from
+// ARI to the Telephony contract (causes, live channels, incoming calls) is plain functions at
+// the end of this file; test/unit/ari.test.ts drives the class over an in-memory ari-client.
 import { randomUUID } from 'node:crypto';
 import ari from 'ari-client';
 import type { Logger } from 'pino';
-import type { Media } from '../domain/index.js';
-import { TelephonyError, type HangupReason, type IncomingCall, type PlayResult, type Telephony, type TelephonyEvents } from './telephony.js';
+import type { Language, Media } from '../domain/index.js';
+import {
+  parseAsteriskInfo,
+  parseChannelList,
+  parseHangupRequest,
+  parsePlaybackFinished,
+  parseStasisEnd,
+  parseStasisStart,
+  type AriChannel,
+  type AriHangupRequest,
+  type AriStasisStart,
+} from './ari-payloads.js';
+import { TelephonyError, type HangupInfo, type HangupReason, type IncomingCall, type PlayResult, type Telephony, type TelephonyEvents } from './telephony.js';
 
 // @types/ari-client predates these calls; ari-client itself builds them from Asterisk's API.
 declare module 'ari-client' {
   interface Channels {
     progress(params: { channelId: string }): Promise<void>;
   }
+  // ari-client's Client is a Node EventEmitter (util.inherits in lib/client.js); the typings
+  // leave that out.
+  interface Client {
+    removeAllListeners(): this;
+    eventNames(): (string | symbol)[];
+    listenerCount(event: string | symbol): number;
+  }
 }
+
+/** ari-client's websocket (a `ws` WebSocket), as the heartbeat uses it. */
+export interface AriWebSocket {
+  readonly readyState: number;
+  ping(): void;
+  terminate(): void;
+}
+
+/** The Asterisk events the adapter listens to; their payloads are parsed in ivr/ari-payloads.ts. */
+export type AriEventName = 'StasisStart' | 'StasisEnd' | 'ChannelHangupRequest' | 'PlaybackFinished';
+
+/**
+ * The part of ari-client's Client the adapter uses (an ari-client Client is one), so that tests
+ * can hand it an in-memory double (test/support/fake-ari.ts). Event payloads and answers are
+ * `unknown` on purpose: nothing from Asterisk is read before it is parsed.
+ */
+export interface AriClient {
+  on(event: AriEventName, listener: (event: unknown) => void): void;
+  on(event: 'WebSocketConnected' | 'WebSocketMaxRetries' | 'pong', listener: () => void): void;
+  /** ari-client passes the socket's error, or nothing when the socket just closed. */
+  on(event: 'WebSocketReconnecting', listener: (err: Error | undefined) => void): void;
+  start(app: string): Promise<void>;
+  stop(): void;
+  removeAllListeners(): unknown;
+  eventNames(): (string | symbol)[];
+  listenerCount(event: string | symbol): number;
+  channels: {
+    progress(params: { channelId: string }): Promise<unknown>;
+    answer(params: { channelId: string }): Promise<unknown>;
+    play(params: { channelId: string; playbackId: string; media: Media; lang: Language }): Promise<unknown>;
+    hangup(params: { channelId: string; reason: HangupReason }): Promise<unknown>;
+    list(): Promise<unknown>;
+  };
+  asterisk: { getInfo(): Promise<unknown> };
+  /**
+   * ari-client 2.2's private websocket (`self._ws` in lib/client.js, absent from its typings),
+   * unset before start(). Only the heartbeat reads it: ari-client's own ping() neither says
+   * whether the socket is open nor can drop a dead one. The one use of ari-client internals.
+   */
+  readonly _ws?: AriWebSocket;
+}
+
+/** Opens an ARI client (loads Asterisk's API description); ari-client's `connect` by default. */
+export type AriConnect = (url: string, username: string, password: string) => Promise<AriClient>;
 
 export interface AriOptions {
   url: string;
@@ -39,15 +105,8 @@ export interface AriOptions {
   requestTimeoutMs?: number;
 }
 
-/** The subset of a channel's JSON we read. */
-interface ChannelJson {
-  id: string;
-  caller?: { number?: string };
-  dialplan?: { exten?: string; app_name?: string; app_data?: string };
-}
-
 export class AriTelephony implements Telephony {
-  private client: ari.Client | null = null;
+  private client: AriClient | null = null;
   private asteriskId: string | null = null;
   private stopped = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -59,13 +118,14 @@ export class AriTelephony implements Telephony {
    * never receives ChannelDestroyed for its channels unless it subscribes to each one, so the
    * cause comes from ChannelHangupRequest (caller side) or from the reason we hung up with.
    */
-  private readonly active = new Map<string, { cause: number | null; causeText: string | null }>();
+  private readonly active = new Map<string, { cause: number | null }>();
 
   private events: TelephonyEvents | null = null;
 
   constructor(
     private readonly opts: AriOptions,
     private readonly log: Logger,
+    private readonly connect: AriConnect = ari.connect,
   ) {}
 
   /** Connects and keeps connected until stop(). Resolves after the first successful start. */
@@ -102,30 +162,24 @@ export class AriTelephony implements Telephony {
   }
 
   private async connectOnce(): Promise<void> {
-    const client = await ari.connect(this.opts.url, this.opts.username, this.opts.password);
+    const client = await this.connect(this.opts.url, this.opts.username, this.opts.password);
     if (this.stopped) return;
     this.client = client;
-    client.on('StasisStart', (event, channel) => this.onStasisStart(event as unknown as { args?: string[]; asterisk_id?: string }, channel as unknown as ChannelJson));
-    client.on('ChannelHangupRequest', (event, channel) => {
-      const e = event as unknown as { cause?: number; soft?: boolean };
-      const call = this.active.get((channel as unknown as ChannelJson).id);
-      // A soft request is our own hang-up echoed back (cause 32): keep the reason we gave.
-      if (call && call.cause === null && e.cause !== undefined && !e.soft) {
-        call.cause = e.cause;
-        call.causeText = Q850[e.cause] ?? null;
-      }
+    this.listen(client, 'StasisStart', parseStasisStart, (event) => this.onStasisStart(event));
+    this.listen(client, 'ChannelHangupRequest', parseHangupRequest, (event) => {
+      const call = this.active.get(event.channel.id);
+      if (call && call.cause === null) call.cause = requestedCause(event);
     });
-    client.on('StasisEnd', (_event, channel) => this.onStasisEnd((channel as unknown as ChannelJson).id));
-    client.on('PlaybackFinished', (_event, playback) => {
-      const p = playback as unknown as { id: string; state?: string };
-      this.settlePlayback(p.id, p.state === 'failed' ? 'failed' : 'finished');
+    this.listen(client, 'StasisEnd', parseStasisEnd, (event) => this.onStasisEnd(event.channel.id));
+    this.listen(client, 'PlaybackFinished', parsePlaybackFinished, ({ playback }) => {
+      this.settlePlayback(playback.id, playback.state === 'failed' ? 'failed' : 'finished');
     });
     client.on('pong', () => (this.lastPong = Date.now()));
     client.on('WebSocketConnected', () => {
       if (this.client === client && !this.stopped) void this.onConnected();
     });
     client.on('WebSocketReconnecting', (err) => {
-      this.log.warn({ err: (err as Error | undefined)?.message }, 'ARI websocket lost, reconnecting');
+      this.log.warn({ err: err?.message }, 'ARI websocket lost, reconnecting');
       this.events?.disconnected?.();
       // Events sent while we are away are lost: a playback's end would never be seen.
       this.failPlaybacks();
@@ -139,11 +193,11 @@ export class AriTelephony implements Telephony {
   }
 
   /** Throws the client away and connects anew (used when ari-client stops retrying). */
-  private restart(old: ari.Client): void {
+  private restart(old: AriClient): void {
     clearInterval(this.heartbeat);
     this.events?.disconnected?.();
     this.failPlaybacks();
-    (old as unknown as { removeAllListeners(): void }).removeAllListeners();
+    old.removeAllListeners();
     try {
       old.stop();
     } catch {
@@ -153,12 +207,12 @@ export class AriTelephony implements Telephony {
     if (!this.stopped) void this.connectWithBackoff();
   }
 
-  private startHeartbeat(client: ari.Client): void {
+  private startHeartbeat(client: AriClient): void {
     const period = this.opts.pingMs ?? 5_000;
     clearInterval(this.heartbeat);
     this.lastPong = Date.now();
     this.heartbeat = setInterval(() => {
-      const ws = (client as unknown as { _ws?: { readyState: number; ping(): void; terminate(): void } })._ws;
+      const ws = client._ws;
       // While ari-client is between reconnect attempts the socket is closed: its ping() would
       // throw from this timer and take the process down. Nothing to watch until it reopens.
       if (!ws || ws.readyState !== 1) {
@@ -183,8 +237,8 @@ export class AriTelephony implements Telephony {
 
   private async onConnected(): Promise<void> {
     try {
-      const info = (await this.request(null, 'asterisk info', (c) => c.asterisk.getInfo())) as unknown as { system?: { entity_id?: string } };
-      this.asteriskId = info.system?.entity_id ?? null;
+      const info = parseAsteriskInfo(await this.request(null, 'asterisk info', (c) => c.asterisk.getInfo()));
+      this.asteriskId = info?.system?.entity_id ?? null;
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not read the Asterisk entity id');
     }
@@ -192,19 +246,10 @@ export class AriTelephony implements Telephony {
     this.events!.connected(this.asteriskId);
   }
 
-  private onStasisStart(event: { args?: string[]; asterisk_id?: string }, channel: ChannelJson): void {
+  private onStasisStart(event: AriStasisStart): void {
     if (event.asterisk_id) this.asteriskId = event.asterisk_id;
-    this.active.set(channel.id, { cause: null, causeText: null });
-    this.events!.callStarted(this.incoming(channel, event.args?.[0], event.asterisk_id ?? this.asteriskId));
-  }
-
-  private incoming(channel: ChannelJson, firstArg: string | undefined, asteriskId: string | null): IncomingCall {
-    return {
-      channelId: channel.id,
-      asteriskId,
-      dialedRaw: firstArg ?? channel.dialplan?.exten ?? '',
-      callerRaw: channel.caller?.number ?? '',
-    };
+    this.active.set(event.channel.id, { cause: null });
+    this.events!.callStarted(startedCall(event, this.asteriskId));
   }
 
   private onStasisEnd(channelId: string): void {
@@ -212,9 +257,19 @@ export class AriTelephony implements Telephony {
     const call = this.active.get(channelId);
     if (!call) return; // not one of ours
     this.active.delete(channelId);
-    // A caller's BYE after answer carries no cause: that is a normal clearing.
-    const cause = call.cause ?? 16;
-    this.events!.callEnded({ channelId, cause, causeText: call.causeText ?? Q850[cause] ?? null });
+    this.events!.callEnded(endedCall(channelId, call.cause));
+  }
+
+  /**
+   * Handles `name` with its payload read through `parse`. A payload of another shape has nothing
+   * we could act on (not even a channel id): it is logged and skipped.
+   */
+  private listen<T>(client: AriClient, name: AriEventName, parse: (payload: unknown) => T | null, handle: (event: T) => void): void {
+    client.on(name, (payload) => {
+      const event = parse(payload);
+      if (event !== null) handle(event);
+      else this.log.warn({ event: name }, 'unreadable ARI event skipped');
+    });
   }
 
   private settlePlayback(playbackId: string, result: PlayResult): void {
@@ -227,8 +282,8 @@ export class AriTelephony implements Telephony {
 
   /** Per-call bookkeeping still held; both are 0 when no call is up (tests check for leaks). */
   get heldState(): { channels: number; playbacks: number; listeners: number } {
-    const c = this.client as unknown as { eventNames?: () => (string | symbol)[]; listenerCount?: (e: string | symbol) => number } | null;
-    const listeners = c?.eventNames?.().reduce((n, e) => n + (c.listenerCount?.(e) ?? 0), 0) ?? 0;
+    const c = this.client;
+    const listeners = c?.eventNames().reduce((n, e) => n + c.listenerCount(e), 0) ?? 0;
     return { channels: this.active.size, playbacks: this.playbacks.size, listeners };
   }
 
@@ -237,7 +292,7 @@ export class AriTelephony implements Telephony {
    * A request still running past its deadline is left to settle on its own (Promise.race keeps
    * listening to it, so its late rejection is handled).
    */
-  private async request<T>(channelId: string | null, operation: string, send: (client: ari.Client) => Promise<T>): Promise<T> {
+  private async request<T>(channelId: string | null, operation: string, send: (client: AriClient) => Promise<T>): Promise<T> {
     const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -264,7 +319,7 @@ export class AriTelephony implements Telephony {
     await this.request(channelId, 'answer', (c) => c.channels.answer({ channelId }));
   }
 
-  play(channelId: string, media: Media, language: 'fr' | 'en', signal: AbortSignal): Promise<PlayResult> {
+  play(channelId: string, media: Media, language: Language, signal: AbortSignal): Promise<PlayResult> {
     if (signal.aborted) return Promise.resolve('cancelled');
     const playbackId = randomUUID();
     return new Promise<PlayResult>((resolve) => {
@@ -287,20 +342,64 @@ export class AriTelephony implements Telephony {
 
   async hangup(channelId: string, reason: HangupReason): Promise<void> {
     const call = this.active.get(channelId);
-    if (call && call.cause === null) {
-      call.cause = REASON_CAUSE[reason];
-      call.causeText = Q850[call.cause] ?? null;
-    }
+    if (call && call.cause === null) call.cause = REASON_CAUSE[reason];
     await this.request(channelId, 'hangup', (c) => c.channels.hangup({ channelId, reason }));
   }
 
   async liveCalls(): Promise<IncomingCall[]> {
-    const channels = (await this.request(null, 'list channels', (c) => c.channels.list())) as unknown as ChannelJson[];
-    const prefix = `${this.opts.app},`;
-    const ours = channels.filter((c) => c.dialplan?.app_name === 'Stasis' && (c.dialplan.app_data ?? '').startsWith(prefix));
-    for (const c of ours) if (!this.active.has(c.id)) this.active.set(c.id, { cause: null, causeText: null });
-    return ours.map((c) => this.incoming(c, c.dialplan!.app_data!.slice(prefix.length).split(',')[0], this.asteriskId));
+    const answer = await this.request(null, 'list channels', (c) => c.channels.list());
+    const channels = parseChannelList(answer);
+    if (!channels) throw new TelephonyError('ARI list channels: the answer is not a list of channels', null, 'list channels', false);
+    const calls = liveCallsOf(channels, this.opts.app, this.asteriskId);
+    for (const call of calls) if (!this.active.has(call.channelId)) this.active.set(call.channelId, { cause: null });
+    return calls;
   }
+}
+
+/** The call a StasisStart announces; its first Stasis argument is the dialed number. */
+export function startedCall(event: AriStasisStart, knownAsteriskId: string | null): IncomingCall {
+  return incomingCall(event.channel, event.args[0], event.asterisk_id ?? knownAsteriskId);
+}
+
+function incomingCall(channel: AriChannel, firstArg: string | undefined, asteriskId: string | null): IncomingCall {
+  return {
+    channelId: channel.id,
+    asteriskId,
+    dialedRaw: firstArg ?? channel.dialplan?.exten ?? '',
+    // No caller number at all is a withheld caller ID, as is 'anonymous': the flow decides.
+    callerRaw: channel.caller?.number ?? '',
+  };
+}
+
+/**
+ * The calls among `channels` that sit in our application (`Stasis(<app>,<dialed>,…)`), as
+ * StasisStart would have announced them: other applications' channels, and channels in the
+ * dialplan, are not ours.
+ */
+export function liveCallsOf(channels: readonly AriChannel[], app: string, asteriskId: string | null): IncomingCall[] {
+  const prefix = `${app},`;
+  const calls: IncomingCall[] = [];
+  for (const channel of channels) {
+    const appData = channel.dialplan?.app_data ?? '';
+    if (channel.dialplan?.app_name !== 'Stasis' || !appData.startsWith(prefix)) continue;
+    calls.push(incomingCall(channel, appData.slice(prefix.length).split(',')[0], asteriskId));
+  }
+  return calls;
+}
+
+/**
+ * The cause a hang-up request settles: the caller's (their CANCEL or a network release), or
+ * none. A soft request is our own hang-up echoed back (cause 32): the reason we gave stands.
+ */
+export function requestedCause(request: AriHangupRequest): number | null {
+  return request.soft || request.cause === undefined ? null : request.cause;
+}
+
+/** How a call ended, from the cause recorded while it was up. */
+export function endedCall(channelId: string, cause: number | null): HangupInfo {
+  // A caller's BYE after answer carries no cause: that is a normal clearing.
+  const final = cause ?? 16;
+  return { channelId, cause: final, causeText: Q850[final] ?? null };
 }
 
 /** How ari-client words a request on a channel Asterisk no longer has (404, or 409 once it left Stasis). */

@@ -4,7 +4,7 @@
 // Any request may fail at any moment (the caller hung up: 404; Asterisk or its websocket went
 // away). The contract makes that explicit: `play` never rejects, it says how it ended; the
 // other verbs reject only with a TelephonyError naming the channel, which the flow handles.
-import type { Media } from '../domain/index.js';
+import type { Language, Media } from '../domain/index.js';
 
 /** A channel that entered our Stasis application. */
 export interface IncomingCall {
@@ -55,7 +55,7 @@ export interface Telephony {
    * Plays the media in order. Never rejects. Resolves 'cancelled' as soon as `signal` aborts
    * (the caller hung up), whatever the state of the request.
    */
-  play(channelId: string, media: Media, language: 'fr' | 'en', signal: AbortSignal): Promise<PlayResult>;
+  play(channelId: string, media: Media, language: Language, signal: AbortSignal): Promise<PlayResult>;
   hangup(channelId: string, reason: HangupReason): Promise<void>;
   /** Channels currently in our application on this node, for resync after a reconnect. */
   liveCalls(): Promise<IncomingCall[]>;

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
 import type { Database } from '../../db/client.js';
+import type { Language } from '../../domain/index.js';
 
 /** Bad input: the CLI prints the message on one line, points to --help, and exits with code 2. */
 export class UsageError extends Error {
@@ -17,7 +18,7 @@ export class Refusal extends Error {
 export interface CliContext {
   /** Region of national-format phone numbers (DEFAULT_REGION). */
   region: string;
-  defaultLanguage: 'fr' | 'en';
+  defaultLanguage: Language;
   /** The operator, as the audit trail records them: the OS user running the CLI. */
   user: string;
   /** The database, opened (and migrated) on first use, so that --help never needs it. */
