@@ -63,7 +63,7 @@ export class CallFlow {
       const decided = callDecisionSeconds.startTimer();
       const { plan, duplicate } = await this.admit(call, s.log);
       decided({ action: plan.action });
-      if (!s.abort.signal.aborted) await this.follow(s, plan, duplicate);
+      if (!s.abort.signal.aborted) await this.follow(s, plan, { seenBefore: duplicate });
     } catch (err) {
       // Most often the caller hung up under a request (ARI answers 404).
       const expected = s.ended !== undefined || s.stopped || (err instanceof TelephonyError && err.channelGone);
@@ -150,12 +150,12 @@ export class CallFlow {
   }
 
   /** The script for the decision: each lives in ivr/scripts/, one file per kind of call. */
-  private follow(call: Call, plan: CallPlan, seenBefore: boolean): Promise<void> {
+  private follow(call: Call, plan: CallPlan, opts: { seenBefore: boolean }): Promise<void> {
     switch (plan.action) {
       case 'reject':
         return refuse(call, plan);
       case 'answer':
-        return payPerCall(call, plan, this.db, { seenBefore });
+        return payPerCall(call, plan, this.db, opts);
       case 'conclude':
         return conclude(call, plan);
     }

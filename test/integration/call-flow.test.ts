@@ -8,6 +8,7 @@ import type { IncomingCall } from '../../ivr/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { FakeTelephony } from '../support/fake-telephony.js';
 import { provision } from '../support/fixtures.js';
+import { waitFor } from '../support/wait.js';
 
 let t: TestDatabase;
 let phone: FakeTelephony;
@@ -61,7 +62,7 @@ describe('call flow', () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899100003'], minCallSeconds: 30 });
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33622222222' });
     const running = flow.callStarted(call('short', '0899100003', '0622222222'));
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('the greeting to start', () => phone.of('short').length === 2);
     phone.callerHangsUp('short');
     await running;
     expect(phone.of('short')).toEqual(['answer', expect.stringContaining('calls-remaining-one')]);
@@ -90,7 +91,7 @@ describe('call flow', () => {
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33666666666' });
     const leaving = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
     const running = leaving.callStarted(call('handed-over', '0899100007', '0666666666'));
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('the greeting to start', () => phone.of('handed-over').length === 2);
     leaving.stop();
     await running;
     expect(phone.of('handed-over')).toEqual(['answer', expect.stringContaining('calls-remaining-one')]);
@@ -104,7 +105,7 @@ describe('call flow', () => {
     const previous = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
     phone.playMs = 60_000;
     const deciding = previous.callStarted(call('gone', '0899999999', '0633333333')); // unknown number: refused...
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('the refusal to play', () => phone.of('gone').some((v) => v.startsWith('play')));
     previous.stop(); // ...and the process died while the refusal played
     await deciding;
     phone.playMs = 0;
@@ -114,7 +115,7 @@ describe('call flow', () => {
     phone.onEnded = (info) => void restarted.callEnded(info);
     phone.live = [call('still-up', '0899100004', '0633333333')];
     await restarted.resync('node-1');
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor('the resumed call to end', () => phone.of('still-up').includes('hangup normal') && restarted.activeCalls === 0);
     phone.onEnded = (info) => void flow.callEnded(info);
     expect((await getCall(t.db, 'gone'))?.endedAt).not.toBeNull();
     expect(phone.of('still-up')).toEqual(['answer', expect.any(String), 'play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
