@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPurchase } from '../db/ledger/index.js';
 import { provision } from '../test/support/fixtures.js';
-import { createBenchDatabase, freePort, root, round, runLoad, runPaced, startServer, type LoadResult, type Row, type ServerProcess } from './lib.js';
+import { apiEntry, createBenchDatabase, freePort, root, round, runLoad, runPaced, startServer, type LoadResult, type Row, type ServerProcess } from './lib.js';
 
 export interface ApiBenchOptions {
   /** Seconds of each measured run (each path is first warmed up for a quarter of it, at least 1 s). */
@@ -67,7 +67,7 @@ export async function runApiBench(opts: ApiBenchOptions): Promise<Row[]> {
     const apiPort = await freePort();
     const apiLog = path.join(tmpdir(), `sanscode-bench-api-${process.pid}.log`);
     const api = await startServer(
-      [path.join(root, 'dist/bin/sanscode.js'), 'api'],
+      [apiEntry(), 'api'],
       { DATABASE_URL: db.url, PORT: String(apiPort), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
       { port: apiPort, logFile: apiLog },
     );

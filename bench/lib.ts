@@ -44,6 +44,14 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The compiled API entry point under test: this tree's build, or BENCH_API_ENTRY (e.g. another
+ * checkout's dist/bin/sanscode.js, to compare two versions with the same harness).
+ */
+export function apiEntry(): string {
+  return process.env.BENCH_API_ENTRY ?? path.join(root, 'dist/bin/sanscode.js');
+}
+
 export interface BenchDatabase extends DbHandle {
   url: string;
   drop(): Promise<void>;

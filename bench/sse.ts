@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { admitCall, countCall, createPurchase, markAnswered } from '../db/ledger/index.js';
 import { provision } from '../test/support/fixtures.js';
-import { createBenchDatabase, fileLimitShell, freePort, percentile, root, round, sleep, startServer, type Row } from './lib.js';
+import { apiEntry, createBenchDatabase, fileLimitShell, freePort, percentile, root, round, sleep, startServer, type Row } from './lib.js';
 import type { WatcherCommand, WatcherReply } from './sse-watchers.js';
 
 export interface SseBenchOptions {
@@ -93,7 +93,7 @@ export async function runSseBench(opts: SseBenchOptions): Promise<Row[]> {
     const port = await freePort();
     const fileLimit = opts.watchers + 1024;
     const api = await startServer(
-      [path.join(root, 'dist/bin/sanscode.js'), 'api'],
+      [apiEntry(), 'api'],
       {
         DATABASE_URL: db.url,
         PORT: String(port),
