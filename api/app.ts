@@ -3,14 +3,13 @@ import { isUtf8 } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express from 'express';
-import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import { Readiness } from '../core/health.js';
-import { httpLogSerializers } from '../core/log.js';
 import { databaseReachable } from '../db/ledger/index.js';
 import type { Database, DbHandle } from '../db/client.js';
 import { ClientTokens } from './client-token.js';
 import { PurchaseEventHub, type LiveStats, type StreamOptions } from './live.js';
+import { requestLog } from './request-log.js';
 import { clientRoutes } from './routes/client.js';
 import { originRoutes } from './routes/origins.js';
 import { AuthFailureLimiter, VerifiedKeyCache, requireAdmin, requireMerchant } from './auth.js';
@@ -69,26 +68,17 @@ function utf8Only(_req: unknown, _res: unknown, body: Buffer): void {
 export function createApi(opts: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: answers are no-store, so no client revalidates them, and hashing each body costs
+  // (widget.js, the one cached answer, is still revalidated by its Last-Modified).
+  app.disable('etag');
   app.set('trust proxy', opts.trustProxy ?? false);
   app.use(observeHttpLatency);
-  app.use(
-    pinoHttp({
-      logger: opts.log,
-      serializers: httpLogSerializers(opts.log),
-      customLogLevel: (_req, res, err) => (isCapacityRefusal(res) ? 'info' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      // pino-http gives every 5xx a made-up Error with a stack; a deliberate 503 is no fault.
-      customErrorObject: (_req, res, _err, fields) => {
-        if (!isCapacityRefusal(res)) return fields;
-        const { err: _madeUp, ...rest } = fields;
-        return rest;
-      },
-      customErrorMessage: (_req, res) => (isCapacityRefusal(res) ? 'request refused for lack of capacity' : 'request errored'),
-    }),
-  );
+  app.use(requestLog(app.request, opts.log, { isCapacityRefusal }));
   // Every answer: never sniffed as another type, never kept by a cache unless its route says so
   // (only widget.js does). Keys, tokens and purchases are in most of them.
   app.use((_req, res, next) => {
-    res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use(rejectMalformedPath);

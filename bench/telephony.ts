@@ -1,4 +1,5 @@
-// npm run bench (second part) — the IVR against plain dialplan, through the real Asterisk.
+// npm run bench -- calls — the IVR against plain dialplan, through the real Asterisk (run by
+// bench/index.ts in a process of its own; its last line hands the rows to the table).
 // Measures, with SIPp's response-time counter, the time from INVITE to the first 183 (early
 // media) of a call that must be refused unanswered:
 //   - IVR: Stasis → ari-client → ledger transaction (decision under lock, call row) → progress;
@@ -14,6 +15,7 @@ import { loadConfig } from '../core/config.js';
 import { startIvr } from '../ivr/worker.js';
 import { asterisk } from '../test/support/asterisk.js';
 import { createTestDatabase } from '../test/support/db.js';
+import { percentile, type Row } from './lib.js';
 
 const CALLS = Number(process.env.BENCH_SIP_CALLS ?? 30);
 const scenario = path.resolve(import.meta.dirname, '../test/sipp/uac-not-answered.xml');
@@ -61,6 +63,14 @@ try {
   console.log(summary('IVR (Stasis, ledger transaction, progress)', viaIvr));
   console.log(summary('plain dialplan (Progress() fallback)', viaDialplan));
   console.log(`\nIVR median / dialplan median: ${(median(viaIvr) / median(viaDialplan)).toFixed(1)}×`);
+  // For bench/index.ts's table: latency rows (no throughput); ratio = dialplan p50 / IVR p50.
+  const rowOf = (name: string, ms: number[]): Row => {
+    const s = [...ms].sort((a, b) => a - b);
+    return { part: 'calls', name, opsPerSec: null, p50Ms: percentile(s, 0.5), p99Ms: percentile(s, 0.99), extra: { calls: s.length } };
+  };
+  const dialplanRow = rowOf('plain dialplan: INVITE → 183 (Progress() fallback)', viaDialplan);
+  const ivrRow = { ...rowOf('IVR: INVITE → 183 of a refused call (Stasis + ledger)', viaIvr), baseline: dialplanRow.name, ratio: Math.round((100 * median(viaDialplan)) / median(viaIvr)) / 100 };
+  console.log(`BENCH_ROWS ${JSON.stringify([dialplanRow, ivrRow])}`);
 } finally {
   await t.drop();
 }

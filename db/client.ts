@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { ParameterOrJSON, Sql, UnsafeQueryOptions } from 'postgres';
 import * as schema from './schema.js';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -54,7 +55,7 @@ async function openPostgres(url: string, runMigrations: boolean, max: number): P
     }
   }
   const client = postgres(url, { max, onnotice: () => {} });
-  const db = drizzle(client, { schema }) as unknown as Database;
+  const db = drizzle(preparingEveryQuery(client), { schema }) as unknown as Database;
   return {
     db,
     kind: 'postgres',
@@ -64,6 +65,34 @@ async function openPostgres(url: string, runMigrations: boolean, max: number): P
     },
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/**
+ * drizzle runs a query through `sql.unsafe(text, params, { prepare: false })` unless it was
+ * .prepare()d by name. Unprepared, postgres.js first asks the server for the parameters' types
+ * (a round trip of its own) and the server parses and plans the text again on every call.
+ * Our query texts are fixed (values are always parameters), so every one is prepared once per
+ * connection instead: one round trip a query. `?prepare=false` in DATABASE_URL (a pooler in
+ * transaction mode) still turns preparing off for the whole client.
+ */
+function preparingEveryQuery(sql: Sql): Sql {
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') {
+        return (text: string, params?: ParameterOrJSON<never>[], options?: UnsafeQueryOptions) =>
+          target.unsafe(text, params, params?.length ? { ...options, prepare: true } : options);
+      }
+      // Transactions and savepoints hand the callback a connection-bound sql of their own.
+      if (prop === 'begin' || prop === 'savepoint') {
+        return (...args: unknown[]) => {
+          const run = args.pop() as (tx: Sql) => unknown;
+          const start = (target as unknown as Record<typeof prop, (...a: unknown[]) => unknown>)[prop];
+          return start(...args, (tx: Sql) => run(preparingEveryQuery(tx)));
+        };
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
 }
 
 async function openPglite(dataDir: string, runMigrations: boolean): Promise<DbHandle> {

@@ -135,11 +135,20 @@ async function expireLapsedPurchases(tx: Tx, callerNumber: string, numbers: stri
   for (const p of lapsed) await endPurchase(tx, p.id, 'expired', p.callsCounted);
 }
 
-export async function getPurchase(db: Database, merchantId: string, purchaseId: string): Promise<PurchaseView | null> {
-  const [row] = await db
+/** The status read, built once per database: building drizzle's SQL cost more than running it. */
+function purchaseRead(db: Database) {
+  return db
     .select(purchaseWithClock)
     .from(purchases)
-    .where(and(eq(purchases.id, purchaseId), eq(purchases.merchantId, merchantId)));
+    .where(and(eq(purchases.id, sql.placeholder('purchaseId')), eq(purchases.merchantId, sql.placeholder('merchantId'))))
+    .prepare('get_purchase');
+}
+const purchaseReads = new WeakMap<Database, ReturnType<typeof purchaseRead>>();
+
+export async function getPurchase(db: Database, merchantId: string, purchaseId: string): Promise<PurchaseView | null> {
+  let read = purchaseReads.get(db);
+  if (!read) purchaseReads.set(db, (read = purchaseRead(db)));
+  const [row] = await read.execute({ purchaseId, merchantId });
   return row ? toPurchaseView(row) : null;
 }
 

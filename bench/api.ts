@@ -1,0 +1,142 @@
+// `npm run bench -- api`: the HTTP API against Express doing the least possible, in one run.
+// Both servers are separate node processes running compiled JavaScript (dist/ and
+// bench/baselines/express.mjs); the load comes from a third process: autocannon (20 connections,
+// as fast as answered) for throughput, bench/paced.ts for latency at a fixed offered rate. The
+// API runs as production does: `node dist/bin/sanscode.js api`, LOG_LEVEL=info, its log written
+// to a file. Each row also gives the server's CPU time per request (from /proc), which a
+// neighbour's load on a shared machine disturbs less than throughput.
+//   - GET /v1/purchases/{id} against a constant handler and against one PK SELECT, as fast as
+//     answered (ratios), then both paced at 1,000 req/s (p99 at that load);
+//   - POST /v1/purchases against one INSERT.
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createPurchase } from '../db/ledger/index.js';
+import { provision } from '../test/support/fixtures.js';
+import { apiEntry, createBenchDatabase, freePort, root, round, runLoad, runPaced, startServer, type LoadResult, type Row, type ServerProcess } from './lib.js';
+
+export interface ApiBenchOptions {
+  /** Seconds of each measured run (each path is first warmed up for a quarter of it, at least 1 s). */
+  seconds: number;
+  connections: number;
+  /** Offered rate of the paced runs. */
+  fixedRate: number;
+  /** Measured runs of each path, alternating with its baseline. */
+  rounds: number;
+  log: (line: string) => void;
+}
+
+/** The median of a few numbers (the middle one, or the mean of the two middle ones). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** One row from the rounds of one path: medians, every round kept in `extra`. */
+function row(name: string, rounds: { r: LoadResult; cpuMsPerRequest: number }[], extra: Row['extra'] = {}): Row {
+  const of = (f: (x: (typeof rounds)[number]) => number) => median(rounds.map(f));
+  return {
+    part: 'api',
+    name,
+    opsPerSec: round(of((x) => x.r.opsPerSec), 0),
+    p50Ms: round(of((x) => x.r.p50Ms), 2),
+    p99Ms: round(of((x) => x.r.p99Ms), 2),
+    extra: {
+      ...extra,
+      cpuMsPerRequest: round(of((x) => x.cpuMsPerRequest), 3),
+      requests: rounds.reduce((n, x) => n + x.r.requests, 0),
+      non2xx: rounds.reduce((n, x) => n + x.r.non2xx, 0),
+      errors: rounds.reduce((n, x) => n + x.r.errors + x.r.timeouts, 0),
+      rounds: rounds.map((x) => `${round(x.r.opsPerSec, 0)}/s p50 ${round(x.r.p50Ms, 2)} p99 ${round(x.r.p99Ms, 2)} cpu ${x.cpuMsPerRequest}`).join('; '),
+    },
+  };
+}
+
+function against(measured: Row, baseline: Row): Row {
+  return { ...measured, baseline: baseline.name, ratio: round(measured.opsPerSec! / baseline.opsPerSec!, 2) };
+}
+
+export async function runApiBench(opts: ApiBenchOptions): Promise<Row[]> {
+  const db = await createBenchDatabase();
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const { merchant, offer } = await provision(db.db, { numbers: ['+33899999001'], callsRequired: 20, purchaseTtlSeconds: 86_400 });
+    const purchase = await createPurchase(db.db, merchant.id, { offerId: offer.id, callerNumber: '+33612345678' });
+
+    const apiPort = await freePort();
+    const apiLog = path.join(tmpdir(), `sanscode-bench-api-${process.pid}.log`);
+    const api = await startServer(
+      [apiEntry(), 'api'],
+      { DATABASE_URL: db.url, PORT: String(apiPort), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      { port: apiPort, logFile: apiLog },
+    );
+    stops.push(api.stop);
+    const basePort = await freePort();
+    const base = await startServer([path.join(root, 'bench/baselines/express.mjs')], { DATABASE_URL: db.url, PORT: String(basePort), PURCHASE_ID: purchase.id, OFFER_ID: offer.id }, { port: basePort });
+    stops.push(base.stop);
+
+    const auth = { authorization: `Bearer ${merchant.apiKey}` };
+    const warmupSeconds = Math.max(1, Math.round(opts.seconds / 4));
+    let bodies = 0;
+    type Run = (seconds: number) => Promise<LoadResult>;
+    /** A measured run, with the CPU time the server used during it, per request. */
+    const measure = async (name: string, server: ServerProcess, run: Run) => {
+      const cpuBefore = server.cpuSeconds();
+      const r = await run(opts.seconds);
+      const cpuMsPerRequest = round(((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, r.requests), 3);
+      opts.log(`    ${name}: ${round(r.opsPerSec, 0)} req/s, p50 ${round(r.p50Ms, 2)} ms, p99 ${round(r.p99Ms, 2)} ms, server CPU ${cpuMsPerRequest} ms/request${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+      return { r, cpuMsPerRequest };
+    };
+    /**
+     * A path against its baseline: each warmed up once, then measured in alternation, `rounds`
+     * times, so that a neighbour's load on this shared machine falls on both alike.
+     */
+    const compare = async (pair: [string, ServerProcess, Run][]) => {
+      opts.log(`  ${pair.map(([name]) => name).join(' / ')} …`);
+      for (const [, , run] of pair) await run(warmupSeconds);
+      const results = pair.map(() => [] as Awaited<ReturnType<typeof measure>>[]);
+      for (let i = 0; i < opts.rounds; i++) for (const [k, [name, server, run]] of pair.entries()) results[k]!.push(await measure(name, server, run));
+      return pair.map(([name], k) => row(name, results[k]!));
+    };
+
+    const c = opts.connections;
+    const get = (url: string, headers: Record<string, string> = {}): Run => (seconds) => runLoad({ url, headers, connections: c, seconds });
+    const paced = (url: string, headers: Record<string, string> = {}): Run => (seconds) => runPaced({ url, headers, rate: opts.fixedRate, connections: 64, seconds });
+    // Every POST creates a purchase for a new buyer: the two digits after +336 are new for each run.
+    const post = (url: string, headers: Record<string, string> = {}): Run => (seconds) =>
+      runLoad({ url, headers, connections: c, seconds, method: 'POST', bodyTemplate: JSON.stringify({ offerId: offer.id, callerNumber: `+336${String(++bodies).padStart(2, '0')}{{n}}`, reference: 'bench' }) });
+    const constantUrl = `${base.base}/constant/${purchase.id}`;
+    const readUrl = `${base.base}/read/${purchase.id}`;
+    const apiUrl = `${api.base}/v1/purchases/${purchase.id}`;
+
+    const [constant, oneRead, read] = await compare([
+      ['bare Express, constant JSON (GET)', base, get(constantUrl)],
+      ['Express + one PK SELECT (GET)', base, get(readUrl)],
+      ['sanscode GET /v1/purchases/{id}', api, get(apiUrl, auth)],
+    ]);
+    const [oneReadPaced, readPaced] = await compare([
+      [`Express + one PK SELECT, ${opts.fixedRate} req/s paced`, base, paced(readUrl)],
+      [`sanscode GET, ${opts.fixedRate} req/s paced`, api, paced(apiUrl, auth)],
+    ]);
+    const [oneInsert, create] = await compare([
+      ['Express + one INSERT (POST)', base, post(`${base.base}/insert`)],
+      ['sanscode POST /v1/purchases', api, post(`${api.base}/v1/purchases`, auth)],
+    ]);
+
+    // Logging stayed on: one line per request answered (plus start-up lines).
+    const logLines = readFileSync(apiLog, 'utf8').split('\n').length - 1;
+    return [
+      constant!,
+      against(oneRead!, constant!),
+      against(read!, oneRead!),
+      oneReadPaced!,
+      { ...readPaced!, baseline: oneReadPaced!.name, extra: { ...readPaced!.extra, apiLogLines: logLines } },
+      oneInsert!,
+      against(create!, oneInsert!),
+    ];
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+    await db.drop();
+  }
+}

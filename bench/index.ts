@@ -1,0 +1,152 @@
+// npm run bench [-- api|sse|calls ...] — each path against its baseline, in one run, on this
+// machine; prints one table and writes the figures to bench/results/<date>.json with the
+// machine's core count and the versions measured. Ratios are the claim, not absolute figures.
+//   api    HTTP: GET and POST /v1/purchases against bare Express (bench/api.ts)
+//   sse    10,000 live streams on one API process (bench/sse.ts)
+//   calls  the IVR against plain dialplan through the real Asterisk (bench/telephony.ts)
+// No argument: api and sse, and calls only if an Asterisk already answers on 127.0.0.1:8088.
+// Servers run from the compiled build (npm run bench builds it first). Every run is bounded:
+// BENCH_SECONDS (default 8) per measured HTTP run, BENCH_WATCHERS (default 10000) streams.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { runApiBench } from './api.js';
+import { apiEntry, root, round, serverUrl, type Row } from './lib.js';
+import { runSseBench } from './sse.js';
+
+const PARTS = ['api', 'sse', 'calls'] as const;
+type Part = (typeof PARTS)[number];
+
+const asked = process.argv.slice(2);
+const unknown = asked.filter((a) => !(PARTS as readonly string[]).includes(a));
+if (unknown.length) {
+  console.error(`usage: npm run bench [-- ${PARTS.join('|')} ...]  (unknown: ${unknown.join(' ')})`);
+  process.exit(2);
+}
+
+const log = (line: string) => console.error(line);
+
+/** Any HTTP answer from ARI (even 401) means an Asterisk is up. */
+async function asteriskAnswers(): Promise<boolean> {
+  try {
+    await fetch('http://127.0.0.1:8088/ari/asterisk/info', { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** bench/telephony.ts in its own process; it ends its output with a `BENCH_ROWS <json>` line. */
+function runCalls(): Promise<Row[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bench/telephony.ts')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      process.stderr.write(d);
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`bench/telephony.ts exited with ${code}`));
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_ROWS '));
+      resolve(line ? (JSON.parse(line.slice('BENCH_ROWS '.length)) as Row[]) : []);
+    });
+  });
+}
+
+function version(pkg: string): string {
+  return (JSON.parse(readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+async function machine() {
+  const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  const [{ server_version: pg } = { server_version: '?' }] = await sql<{ server_version: string }[]>`show server_version`;
+  await sql.end();
+  const git = (args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+  return {
+    cores: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? '?',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    openFilesLimit: Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()),
+    kernel: os.release(),
+    commit: git(['rev-parse', '--short', 'HEAD']) + (git(['status', '--porcelain', '--untracked-files=no']) ? '+uncommitted' : ''),
+    versions: {
+      node: process.version,
+      postgres: pg,
+      express: version('express'),
+      'postgres.js': version('postgres'),
+      'drizzle-orm': version('drizzle-orm'),
+      pino: version('pino'),
+      autocannon: version('autocannon'),
+    },
+  };
+}
+
+const fmt = (n: number | null | undefined, digits = 1) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
+
+function table(rows: Row[]): string {
+  // ratio: ops/s over the baseline's; for a latency-only row (calls), the baseline's p50 over its own.
+  const lines = ['| path | ops/s | p50 ms | p99 ms | ratio | baseline |', '|---|---:|---:|---:|---:|---|'];
+  for (const r of rows) lines.push(`| ${r.name} | ${fmt(r.opsPerSec, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`} | ${r.baseline ?? ''} |`);
+  return lines.join('\n');
+}
+
+const started = new Date();
+const loadAtStart = os.loadavg()[0]!;
+const parts: Part[] = asked.length ? (asked as Part[]) : ['api', 'sse', 'calls'];
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const rows: Row[] = [];
+const skipped: string[] = [];
+for (const part of parts) {
+  log(`\n== ${part}`);
+  if (part === 'api') rows.push(...(await runApiBench({ seconds, connections: Number(process.env.BENCH_CONNECTIONS ?? 20), fixedRate: Number(process.env.BENCH_RATE ?? 1000), rounds: Number(process.env.BENCH_ROUNDS ?? 3), log })));
+  if (part === 'sse') rows.push(...(await runSseBench({ watchers: Number(process.env.BENCH_WATCHERS ?? 10_000), purchases: Number(process.env.BENCH_SSE_PURCHASES ?? 500), log })));
+  if (part === 'calls') {
+    if (!asked.includes('calls') && !(await asteriskAnswers())) {
+      log('  skipped: no Asterisk answers on 127.0.0.1:8088 (npm run bench -- calls starts one)');
+      skipped.push('calls');
+      continue;
+    }
+    rows.push(...(await runCalls()));
+  }
+}
+
+/** Issue 8's goals, checked against this run's rows (absent when their part did not run). */
+function goals(): Record<string, { goal: string; measured: string; met: boolean }> {
+  const find = (prefix: string) => rows.find((r) => r.name.startsWith(prefix));
+  const out: ReturnType<typeof goals> = {};
+  const read = find('sanscode GET /v1/purchases/{id}');
+  if (read?.ratio !== undefined) out.statusRead = { goal: '≥ 0.8× Express + one read', measured: `${read.ratio}×`, met: read.ratio >= 0.8 };
+  const paced = find('sanscode GET,');
+  if (paced) out.statusReadP99 = { goal: 'p99 ≤ 10 ms at 1,000 req/s offered', measured: `${paced.p99Ms} ms`, met: paced.p99Ms! <= 10 };
+  const create = find('sanscode POST /v1/purchases');
+  if (create?.ratio !== undefined) out.purchaseCreation = { goal: '≥ 0.5× Express + one INSERT', measured: `${create.ratio}×`, met: create.ratio >= 0.5 };
+  const push = find('SSE: a counted call');
+  const reached = push?.extra?.reachedWithin200msPct;
+  if (typeof reached === 'number') out.livePush = { goal: 'a counted call reaches 99% of its watchers within 200 ms', measured: `${reached}%`, met: reached >= 99 };
+  return out;
+}
+
+const report = {
+  date: started.toISOString(),
+  parts,
+  skipped,
+  settings: { secondsPerRun: seconds, rounds: Number(process.env.BENCH_ROUNDS ?? 3), apiEntry: path.relative(root, apiEntry()) },
+  // Other work on the machine moves every figure: its 1-minute load average, before and after.
+  machine: { ...(await machine()), loadAverage: { atStart: round(loadAtStart, 2), atEnd: round(os.loadavg()[0]!, 2) } },
+  rows,
+  goals: goals(),
+};
+const dir = path.join(root, 'bench/results');
+mkdirSync(dir, { recursive: true });
+const file = path.join(dir, `${started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+
+console.log(`\nsanscode bench — ${report.date}, ${report.machine.cores} cores, node ${process.version}, PostgreSQL ${report.machine.versions.postgres}\n`);
+console.log(table(rows));
+for (const r of rows.filter((r) => r.extra && r.part === 'sse')) console.log(`\n${r.name}: ${JSON.stringify(r.extra)}`);
+console.log(`\nmachine load (1 min) ${report.machine.loadAverage.atStart} → ${report.machine.loadAverage.atEnd}; goals:`);
+for (const [name, g] of Object.entries(report.goals)) console.log(`  ${g.met ? 'met    ' : 'NOT met'} ${name}: ${g.goal}: ${g.measured}`);
+console.log(`\nwritten to ${path.relative(root, file)}${skipped.length ? `; skipped: ${skipped.join(', ')}` : ''}`);
