@@ -137,7 +137,7 @@ function frames(err: Error): string {
 }
 
 export type LogSerializers = {
-  /** Takes pino's standard request object (what pino-http hands a custom serializer). */
+  /** Takes pino's standard request object (as a `req` field of a log line reaches a serializer). */
   req(req: SerializedRequest): Record<string, unknown>;
   /** Takes an Error, or pino's standard error object (which keeps the Error in `raw`). */
   err(err: unknown): unknown;
@@ -183,7 +183,7 @@ export function logSerializers(showNumbers: boolean): LogSerializers {
   };
 }
 
-/** Serializers for pino-http, whose own defaults would log the full URL and every error field. */
+/** Serializers for request logs (api/request-log.ts): the URL redacted, errors without query parameters. */
 export function httpLogSerializers(log: Logger): LogSerializers {
   return logSerializers(log.isLevelEnabled('debug'));
 }
