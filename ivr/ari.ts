@@ -61,6 +61,9 @@ export class AriTelephony implements Telephony {
    */
   private readonly active = new Map<string, { cause: number | null; causeText: string | null }>();
 
+  /** channelId → the nextDigit awaiting a key on it (one at a time per channel). */
+  private readonly digitWaiters = new Map<string, (digit: string | null) => void>();
+
   private events: TelephonyEvents | null = null;
 
   constructor(
@@ -119,6 +122,10 @@ export class AriTelephony implements Telephony {
     client.on('PlaybackFinished', (_event, playback) => {
       const p = playback as unknown as { id: string; state?: string };
       this.settlePlayback(p.id, p.state === 'failed' ? 'failed' : 'finished');
+    });
+    client.on('ChannelDtmfReceived', (event, channel) => {
+      const digit = (event as unknown as { digit?: string }).digit;
+      if (digit) this.digitWaiters.get((channel as unknown as ChannelJson).id)?.(digit);
     });
     client.on('pong', () => (this.lastPong = Date.now()));
     client.on('WebSocketConnected', () => {
@@ -207,6 +214,7 @@ export class AriTelephony implements Telephony {
 
   private onStasisEnd(channelId: string): void {
     for (const [id, p] of this.playbacks) if (p.channelId === channelId) this.settlePlayback(id, 'cancelled');
+    this.digitWaiters.get(channelId)?.(null);
     const call = this.active.get(channelId);
     if (!call) return; // not one of ours
     this.active.delete(channelId);
@@ -227,7 +235,7 @@ export class AriTelephony implements Telephony {
   get heldState(): { channels: number; playbacks: number; listeners: number } {
     const c = this.client as unknown as { eventNames?: () => (string | symbol)[]; listenerCount?: (e: string | symbol) => number } | null;
     const listeners = c?.eventNames?.().reduce((n, e) => n + (c.listenerCount?.(e) ?? 0), 0) ?? 0;
-    return { channels: this.active.size, playbacks: this.playbacks.size, listeners };
+    return { channels: this.active.size, playbacks: this.playbacks.size + this.digitWaiters.size, listeners };
   }
 
   /**
@@ -290,6 +298,24 @@ export class AriTelephony implements Telephony {
       call.causeText = Q850[call.cause] ?? null;
     }
     await this.request(channelId, 'hangup', (c) => c.channels.hangup({ channelId, reason }));
+  }
+
+  nextDigit(channelId: string, timeoutMs: number, signal: AbortSignal): Promise<string | null> {
+    if (signal.aborted) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const settle = (digit: string | null) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (this.digitWaiters.get(channelId) === settle) this.digitWaiters.delete(channelId);
+        resolve(digit);
+      };
+      const onAbort = () => settle(null);
+      const timer = setTimeout(() => settle(null), timeoutMs);
+      // A second wait on one channel replaces the first, which resolves null.
+      this.digitWaiters.get(channelId)?.(null);
+      this.digitWaiters.set(channelId, settle);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   async liveCalls(): Promise<IncomingCall[]> {
