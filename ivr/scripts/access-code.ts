@@ -20,6 +20,7 @@ export async function accessCode(call: Call, plan: AnswerForCode, db: Database, 
   for (let repeats = 0; repeats < MAX_CODE_REPEATS; repeats++) {
     const digit = await call.digit(CODE_REPEAT_LISTEN_MS);
     if (digit !== '*') break;
+    call.log.info({ repeats: repeats + 1 }, 'access code read again');
     if ((await call.play(codeRepeat(result.code), plan.language)) !== 'finished') return;
   }
   if ((await call.play(codeGoodbye(), plan.language)) !== 'finished') return;
