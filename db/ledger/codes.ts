@@ -51,7 +51,8 @@ export async function formulaForCall(tx: Tx, dialed: string, caller: string | nu
       .for('update');
     if (latest && !latest.lapsed) return latest;
     if (latest) {
-      const [idle] = await tx.select({ ok: sql<boolean>`${noCallInProgress(latest.id)}` }).from(sql`(select 1) as one`);
+      // Written expired unless a call under way may still count for it (it keeps its credit).
+      const [idle] = (await tx.execute(sql`select ${noCallInProgress(latest.id)} as ok`)) as unknown as { ok: boolean }[];
       if (idle?.ok) await endPurchase(tx, latest.id, 'expired', latest.callsCounted);
     }
   }
