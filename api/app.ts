@@ -15,6 +15,7 @@ import { originRoutes } from './routes/origins.js';
 import { AuthFailureLimiter, VerifiedKeyCache, requireAdmin, requireMerchant } from './auth.js';
 import { isCapacityRefusal, problemHandler, rejectMalformedPath, unknownRoute } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
+import { codeRoutes } from './routes/codes.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { demoRoutes } from '../demo/routes.js';
@@ -118,6 +119,7 @@ export function createApi(opts: ApiOptions): express.Express {
   // Everything else under /v1 is the merchant API, authenticated by the merchant's key.
   const merchant = express.Router();
   merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion, { tokens, hub }));
+  merchant.use('/codes', codeRoutes(opts.db));
   merchant.use(webhookRoutes(opts.db, opts.webhookAllowPrivateNetworks ?? false));
   merchant.use(originRoutes(opts.db));
   app.use('/v1', requireMerchant(opts.db, limiter, new VerifiedKeyCache(opts.keyCacheTtlMs)), json, merchant);

@@ -135,11 +135,12 @@ export const apiPaths = {
     post: op('admin', {
       operationId: 'createOffer',
       summary: 'Create an offer',
-      description: 'caller_id offers take purchaseTtlSeconds; dynamic_number offers take holdSeconds, and optionally maxHoldSeconds (default holdSeconds) and quarantineSeconds (default 300).',
+      description:
+        'caller_id offers take purchaseTtlSeconds; dynamic_number offers take holdSeconds, and optionally maxHoldSeconds (default holdSeconds) and quarantineSeconds (default 300); access_code offers optionally take codeTtlSeconds (default 86400, at most 31 days) and formulaWindowSeconds (default 3600).',
       requestBody: body(s.createOfferBody),
       responses: {
         201: json('The offer, numbers in E.164.', s.offerResponse, location),
-        409: problem('number-in-use: a number is in a dynamic-number pool, or a pool number is in another offer (`numbers`).'),
+        409: problem('number-in-use: a number is in a dynamic-number pool or an access-code offer, or a pool or access-code number is in another offer (`numbers`).'),
         422: problem('invalid-phone-number (`errors` names each unusable number) or unknown-merchant.'),
       },
     }),
@@ -191,6 +192,44 @@ export const apiPaths = {
     }),
   },
 
+  '/v1/admin/codes': {
+    get: op('admin', {
+      operationId: 'listCodes',
+      summary: 'Access codes issued, newest first (support: a caller who lost their code)',
+      requestParams: { query: s.codesQuery },
+      responses: { 200: json('Codes matching every filter given, with their values.', s.codeListResponse), 422: problem('invalid-phone-number: `caller` is not a usable number.') },
+    }),
+  },
+
+  '/v1/codes/redeem': {
+    post: op('merchant', {
+      operationId: 'redeemCode',
+      summary: 'Redeem an access code (consumes it, once)',
+      description:
+        'Atomic: of any number of concurrent redemptions of one code, exactly one succeeds. Every failure (404, 409, 410) counts against the merchant’s bound of 300 failed redemptions or checks per rolling hour; past it, 429 until the oldest failure leaves the hour.',
+      requestBody: body(s.redeemCodeBody),
+      responses: {
+        200: json('The code, now redeemed.', s.redeemedCodeResponse),
+        404: problem('No such code (or another merchant’s).'),
+        409: problem('code-already-used (`redeemedAt`).'),
+        410: problem('code-expired (`expiredAt`).'),
+        429: problem('too-many-failed-redemptions (or too many failed authentications).', z.object({ 'Retry-After': retryAfter })),
+      },
+    }),
+  },
+  '/v1/codes/{code}': {
+    get: op('merchant', {
+      operationId: 'checkCode',
+      summary: 'Check an access code without consuming it',
+      requestParams: { path: z.object({ code: z.string().meta({ description: 'The 8-digit code.' }) }) },
+      responses: {
+        200: json('The code and its status (valid, redeemed, expired).', s.codeResponse),
+        404: problem('No such code (or another merchant’s); counts as a failed redemption.'),
+        429: problem('too-many-failed-redemptions (or too many failed authentications).', z.object({ 'Retry-After': retryAfter })),
+      },
+    }),
+  },
+
   '/v1/purchases': {
     post: op('merchant', {
       operationId: 'createPurchase',
@@ -202,7 +241,7 @@ export const apiPaths = {
         201: json('The purchase, with a client token for the buyer’s browser.', s.createdPurchaseResponse, location),
         400: problem('Malformed path, body or fields, or callerNumber missing for a caller_id offer; `errors` lists each refused field.'),
         404: problem('No such offer (or another merchant’s).'),
-        409: problem('caller-has-pending-purchase.'),
+        409: problem('caller-has-pending-purchase, or access-code-offer (callers pay access-code offers by calling; no purchase is created).'),
         422: problem('invalid-phone-number: callerNumber is not a usable number.'),
         503: problem('pool-exhausted: every number of the pool is lent or resting.', z.object({ 'Retry-After': retryAfter })),
       },
@@ -313,6 +352,15 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
           responses: { '2XX': { description: 'Received.' } },
         },
       },
+      codeEvent: {
+        post: {
+          summary: 'An access code was issued or redeemed (sent to the merchant’s webhook URL)',
+          description: 'Signed and retried like purchase events. Carries the offer and the calls, never the code itself.',
+          requestParams: { header: z.object({ 'Sanscode-Signature': z.string() }) },
+          requestBody: body(s.codeWebhookEvent),
+          responses: { '2XX': { description: 'Received.' } },
+        },
+      },
     },
     components: {
       securitySchemes: {
@@ -331,6 +379,8 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
         CreatedMerchant: s.createdMerchantResponse,
         Pool: s.poolResponse,
         WebhookEvent: s.webhookEvent,
+        CodeWebhookEvent: s.codeWebhookEvent,
+        Code: s.codeResponse,
         NewMerchant: s.createMerchantBody,
         NewOffer: s.createOfferBody,
         NewPurchase: s.createPurchaseBody,

@@ -85,6 +85,18 @@ export function fromLedgerError(err: LedgerError): HttpProblem {
       const seconds = Number(err.extra.retryAfterSeconds ?? 1);
       return new HttpProblem(503, 'pool-exhausted', 'No number free', `${err.message} Retry in ${seconds} s.`, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });
     }
+    case 'access_code_offer':
+      return new HttpProblem(409, 'access-code-offer', 'Access-code offer', err.message);
+    case 'code_not_found':
+      return notFound(err.message);
+    case 'code_already_used':
+      return new HttpProblem(409, 'code-already-used', 'Code already used', err.message, err.extra);
+    case 'code_expired':
+      return new HttpProblem(410, 'code-expired', 'Code expired', err.message, err.extra);
+    case 'too_many_failed_redemptions': {
+      const seconds = Number(err.extra.retryAfterSeconds ?? 1);
+      return new HttpProblem(429, 'too-many-failed-redemptions', 'Too many failed redemptions', `${err.message} Retry in ${seconds} s.`, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });
+    }
   }
 }
 

@@ -6,7 +6,8 @@
 // silently changing what the client sent. Both are refused with 400 instead.
 import { z } from 'zod';
 import { callOutcomes, languages, offerModes, purchaseStatuses } from '../domain/index.js';
-import type { WebhookEventType } from '../domain/webhook-event.js';
+import { DEFAULT_CODE_TTL_SECONDS, DEFAULT_FORMULA_WINDOW_SECONDS, MAX_CODE_TTL_SECONDS } from '../domain/access-code.js';
+import type { CodeWebhookType, WebhookEventType } from '../domain/webhook-event.js';
 
 /** In unicode mode a lone surrogate is a code point of its own; a valid pair never matches. */
 const NUL_OR_LONE_SURROGATE = /[\u0000\p{Surrogate}]/u;
@@ -41,6 +42,9 @@ const offerCommon = {
  *   dynamic_number: holdSeconds (how long a number is lent to one visitor), maxHoldSeconds
  *                   (longest total hold reachable with /extend; default holdSeconds),
  *                   quarantineSeconds (rest of a number after a lending; default 300)
+ *   access_code:    codeTtlSeconds (how long an issued code can be redeemed; default 86400,
+ *                   at most 31 days), formulaWindowSeconds (how long the calls of one formula
+ *                   may be spread; default 3600)
  */
 export const createOfferBody = z
   .strictObject({
@@ -50,11 +54,16 @@ export const createOfferBody = z
     holdSeconds: z.int().min(10).max(86400).optional(),
     maxHoldSeconds: z.int().min(10).max(86400).optional(),
     quarantineSeconds: z.int().min(0).max(86400).optional(),
+    codeTtlSeconds: z.int().min(60).max(MAX_CODE_TTL_SECONDS).optional().meta({ description: `access_code: default ${DEFAULT_CODE_TTL_SECONDS}.` }),
+    formulaWindowSeconds: z.int().min(60).max(MAX_CODE_TTL_SECONDS).optional().meta({ description: `access_code: default ${DEFAULT_FORMULA_WINDOW_SECONDS}.` }),
   })
   .superRefine((o, ctx) => {
     const need = (field: keyof typeof o) => ctx.addIssue({ code: 'custom', path: [field], message: `required when mode is ${o.mode}` });
     const refuse = (field: keyof typeof o) => ctx.addIssue({ code: 'custom', path: [field], message: `not used when mode is ${o.mode}` });
-    if (o.mode === 'caller_id') {
+    if (o.mode !== 'access_code') for (const f of ['codeTtlSeconds', 'formulaWindowSeconds'] as const) if (o[f] !== undefined) refuse(f);
+    if (o.mode === 'access_code') {
+      for (const f of ['purchaseTtlSeconds', 'holdSeconds', 'maxHoldSeconds', 'quarantineSeconds'] as const) if (o[f] !== undefined) refuse(f);
+    } else if (o.mode === 'caller_id') {
       if (o.purchaseTtlSeconds === undefined) need('purchaseTtlSeconds');
       for (const f of ['holdSeconds', 'maxHoldSeconds', 'quarantineSeconds'] as const) if (o[f] !== undefined) refuse(f);
     } else {
@@ -154,6 +163,7 @@ const time = () => z.iso.datetime().meta({ examples: ['2026-11-26T10:15:00.000Z'
 const uuid = () => z.uuid().meta({ examples: ['4f1c9a52-7d3e-4b8a-9c61-2e5d8f0a7b34'] });
 const calls = () => z.int().min(0).max(MAX_CALLS_REQUIRED).meta({ examples: [2] });
 const seconds = () => z.int().min(0).meta({ examples: [600] });
+const accessCode = () => z.string().regex(/^[0-9]{8}$/).meta({ description: '8-digit access code', examples: ['40718263'] });
 const e164 = () => z.string().regex(/^\+[1-9]\d{1,14}$/).meta({ description: 'E.164 number', examples: ['+33899123456'] });
 
 export const problemResponse = z
@@ -165,7 +175,13 @@ export const problemResponse = z
     errors: z.array(z.strictObject({ field: z.string(), message: z.string() })).optional().meta({ description: 'One entry per refused field (400, 422).' }),
     pendingPurchaseId: uuid().optional().meta({ description: '409 caller-has-pending-purchase: your own pending purchase for this offer, to resume or cancel.' }),
     numbers: z.array(e164()).optional().meta({ description: '409 number-in-use: the numbers already taken.' }),
-    retryAfterSeconds: z.int().min(0).optional().meta({ description: '503 pool-exhausted: seconds until a number comes free (also in Retry-After).' }),
+    retryAfterSeconds: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: '503 pool-exhausted: seconds until a number comes free; 429 too-many-failed-redemptions: seconds until a failure leaves the window (both also in Retry-After).' }),
+    redeemedAt: time().optional().meta({ description: '409 code-already-used: when the code was redeemed.' }),
+    expiredAt: time().optional().meta({ description: '410 code-expired: when the code expired.' }),
     expiresAt: time().optional().meta({ description: '409 hold-at-maximum: the end of the hold, which cannot move further.' }),
     reason: z
       .enum(['already_credited', 'not_lost', 'not_answered', 'purchase_completed', 'purchase_cancelled', 'purchase_pending', 'purchase_expired'])
@@ -226,6 +242,7 @@ export const offerResponse = z.discriminatedUnion('mode', [
     maxHoldSeconds: seconds().nullable(),
     quarantineSeconds: seconds().nullable(),
   }),
+  z.strictObject({ ...offerResponseCommon, mode: z.literal('access_code'), codeTtlSeconds: seconds(), formulaWindowSeconds: seconds() }),
 ]);
 
 export const poolResponse = z.strictObject({
@@ -262,6 +279,7 @@ export const callListResponse = z.strictObject({
         answeredSeconds: seconds().nullable(),
         hangupCause: z.int().min(0).nullable(),
         hangupCauseText: z.string().nullable(),
+        issuedCode: accessCode().nullable().meta({ description: 'access_code: the code this call issued (the last call of its formula), else null.' }),
       }),
     )
     .meta({ description: 'Newest first.' }),
@@ -379,6 +397,75 @@ export const webhookEvent = z.strictObject({
   data: purchaseResponse,
 });
 
+/** POST /v1/codes/redeem. */
+export const redeemCodeBody = z.strictObject({
+  code: text().trim().min(1).max(32).meta({ description: 'The code the caller heard (8 digits).' }),
+  reference: text().max(200).nullish(),
+});
+
+export const codesQuery = z.strictObject({
+  caller: text().max(32).optional(),
+  offerId: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const codeFields = {
+  code: accessCode(),
+  offerId: uuid(),
+  callsCounted: calls().meta({ description: 'Calls of the formula the code was issued for.' }),
+  issuedAt: time(),
+  expiresAt: time(),
+  redeemedAt: time().nullable(),
+  reference: z.string().nullable().meta({ description: 'What the merchant gave when redeeming.' }),
+};
+
+/** A code as its merchant sees it (GET /v1/codes/{code}). */
+export const codeResponse = z.strictObject({ ...codeFields, status: z.enum(['valid', 'redeemed', 'expired']) });
+
+/** POST /v1/codes/redeem: the code, now consumed. */
+export const redeemedCodeResponse = z.strictObject({ ...codeFields, status: z.literal('redeemed'), redeemedAt: time() });
+
+/** GET /v1/admin/codes: codes issued, for support. */
+export const codeListResponse = z.strictObject({
+  codes: z
+    .array(
+      codeResponse.extend({
+        merchantId: uuid(),
+        purchaseId: uuid().meta({ description: "The caller's formula (an access_code purchase)." }),
+        callId: uuid().nullable(),
+        callerNumber: e164().nullable().meta({ description: 'null: withheld caller (single-call formula).' }),
+        dialedNumber: e164(),
+      }),
+    )
+    .meta({ description: 'Newest first.' }),
+});
+
+const codeWebhookEventTypes = {
+  'code.issued': 'the last call of a formula issued a code (the code itself is never sent)',
+  'code.redeemed': 'a code was redeemed',
+} satisfies Record<CodeWebhookType, string>;
+
+/** The body of a code webhook POST: the offer and the calls, never the code. */
+export const codeWebhookEvent = z.strictObject({
+  id: z.string().meta({ description: 'Event id, for de-duplication.' }),
+  type: z.enum(Object.keys(codeWebhookEventTypes) as [CodeWebhookType, ...CodeWebhookType[]]).meta({
+    description: Object.entries(codeWebhookEventTypes).map(([type, meaning]) => `${type}: ${meaning}`).join('; '),
+  }),
+  createdAt: time(),
+  data: z.strictObject({
+    offerId: uuid(),
+    purchaseId: uuid(),
+    callsCounted: calls(),
+    issuedAt: time(),
+    expiresAt: time(),
+    redeemedAt: time().nullable(),
+    reference: z.string().nullable(),
+  }),
+});
+
+export type CodeResponse = z.output<typeof codeResponse>;
+export type RedeemedCodeResponse = z.output<typeof redeemedCodeResponse>;
+export type CodeListResponse = z.output<typeof codeListResponse>;
 export type CreatedMerchantResponse = z.output<typeof createdMerchantResponse>;
 export type MerchantResponse = z.output<typeof merchantResponse>;
 export type MerchantListResponse = z.output<typeof merchantListResponse>;

@@ -31,6 +31,12 @@ export const redactPaths = [
   'token',
   '*.token',
   'req.query.token',
+  // Access codes: only the IVR (to speak it) and the operator's API answer ever hold one.
+  'accessCode',
+  '*.accessCode',
+  'issuedCode',
+  '*.issuedCode',
+  'req.params.code',
 ];
 
 /** Fields that hold a buyer's number, at any of the depths our log lines use. */
@@ -72,10 +78,13 @@ function decode(part: string): string {
   }
 }
 
-/** A request path as it may be logged: secret query values replaced, phone values masked. */
+/** `/v1/codes/<code>`: an access code in a path is a bearer value, like a token. */
+const CODE_IN_PATH = /(\/codes\/)(?!redeem(?:$|\/))[^/]+/g;
+
+/** A request path as it may be logged: secret query values and codes replaced, phone values masked. */
 export function redactUrl(url: string, showNumbers = false): string {
   const q = url.indexOf('?');
-  const path = scrubText(q < 0 ? url : url.slice(0, q), showNumbers);
+  const path = scrubText((q < 0 ? url : url.slice(0, q)).replace(CODE_IN_PATH, `$1${REDACTED}`), showNumbers);
   if (q < 0) return path;
   const query = url
     .slice(q + 1)

@@ -50,6 +50,10 @@ export const offers = pgTable(
     maxHoldSeconds: integer('max_hold_seconds'),
     /** dynamic_number: rest after a lending ends, so a late call cannot credit the next visitor. */
     quarantineSeconds: integer('quarantine_seconds'),
+    /** access_code: how long an issued code can be redeemed. */
+    codeTtlSeconds: integer('code_ttl_seconds'),
+    /** access_code: how long the calls of one formula may be spread (from its first call). */
+    formulaWindowSeconds: integer('formula_window_seconds'),
     language: text('language', { enum: languages }).notNull(),
     /** Price line the widget shows, e.g. "2 appels à 2,99 € TTC + prix d'un appel". */
     priceLine: text('price_line'),
@@ -67,8 +71,15 @@ export const offers = pgTable(
     ),
     check(
       'offers_dynamic_fields',
-      sql`(${t.mode} = 'caller_id') = (${t.maxHoldSeconds} is null and ${t.quarantineSeconds} is null)`,
+      sql`(${t.mode} <> 'dynamic_number') = (${t.maxHoldSeconds} is null and ${t.quarantineSeconds} is null)`,
     ),
+    // An access-code offer has its code lifetime and formula window, and only it.
+    check(
+      'offers_access_code_fields',
+      sql`(${t.mode} = 'access_code') = (${t.codeTtlSeconds} is not null and ${t.formulaWindowSeconds} is not null)`,
+    ),
+    check('offers_code_ttl', sql`${t.codeTtlSeconds} between 60 and 2678400`),
+    check('offers_formula_window', sql`${t.formulaWindowSeconds} between 60 and 2678400`),
     check('offers_max_hold', sql`${t.maxHoldSeconds} is null or ${t.maxHoldSeconds} >= ${t.holdSeconds}`),
     check('offers_quarantine', sql`${t.quarantineSeconds} is null or ${t.quarantineSeconds} between 0 and 86400`),
   ],
@@ -220,6 +231,8 @@ export const purchaseEventTypes = [
   'expired',
   'cancelled',
   'extended',
+  'code_issued', // access_code: the last call of the formula issued its code
+  'code_redeemed', // access_code: the merchant redeemed that code
 ] as const;
 export type PurchaseEventType = (typeof purchaseEventTypes)[number];
 
@@ -273,6 +286,53 @@ export const webhookDeliveries = pgTable(
   ],
 );
 
+/**
+ * Codes issued at the last call of an access-code formula (a purchase of mode access_code,
+ * opened by the formula's first call). The code is unique among unredeemed codes (partial
+ * unique index), random (crypto.randomInt) and never logged. Redemption is one conditional
+ * UPDATE, so a code is consumed at most once whatever the concurrency.
+ */
+export const accessCodes = pgTable(
+  'access_codes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    code: text('code').notNull(),
+    merchantId: uuid('merchant_id').notNull().references(() => merchants.id),
+    offerId: uuid('offer_id').notNull().references(() => offers.id),
+    /** The formula (access_code purchase) whose last call issued it. */
+    purchaseId: uuid('purchase_id').notNull().unique().references(() => purchases.id),
+    /** The call that completed the formula. */
+    callId: uuid('call_id').references(() => calls.id),
+    /** E.164, null for a withheld caller (single-call formula). */
+    callerNumber: text('caller_number'),
+    dialedNumber: text('dialed_number').notNull(),
+    callsCounted: integer('calls_counted').notNull(),
+    issuedAt: timestamp('issued_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    redeemedAt: timestamp('redeemed_at', { withTimezone: true }),
+    reference: text('reference'),
+  },
+  (t) => [
+    check('access_codes_shape', sql`${t.code} ~ '^[0-9]{8}$'`),
+    uniqueIndex('access_codes_unredeemed').on(t.code).where(sql`${t.redeemedAt} is null`),
+    index('access_codes_code').on(t.code),
+    index('access_codes_caller').on(t.callerNumber, t.issuedAt),
+    index('access_codes_offer').on(t.offerId, t.issuedAt),
+    index('access_codes_call').on(t.callId),
+  ],
+);
+
+/** Failed code redemptions and checks, per merchant: the bound on guessing (domain/access-code.ts). */
+export const codeRedeemFailures = pgTable(
+  'code_redeem_failures',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    merchantId: uuid('merchant_id').notNull().references(() => merchants.id),
+    failedAt: timestamp('failed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('code_redeem_failures_merchant').on(t.merchantId, t.failedAt)],
+);
+
 /** Process-wide secrets shared by every API process (e.g. the client-token key). */
 export const secrets = pgTable('secrets', {
   name: text('name').primaryKey(),
@@ -296,3 +356,4 @@ export type Offer = typeof offers.$inferSelect;
 export type PurchaseRow = typeof purchases.$inferSelect;
 export type CallRow = typeof calls.$inferSelect;
 export type CallCreditRow = typeof callCredits.$inferSelect;
+export type AccessCodeRow = typeof accessCodes.$inferSelect;

@@ -6,6 +6,8 @@
 //   GET  /demo                      the page (demo/page.html)
 //   POST /demo/api/purchases        {mode: "caller_id"|"dynamic_number", phone?} → {clientToken, …}
 //   GET  /demo/api/purchases/{id}   the purchase as the merchant's server sees it (unlock check)
+//   GET  /demo/api/code-offer       the access-code offer: number to call, calls, price line
+//   POST /demo/api/codes/redeem     {code} → the merchant's backend redeems the caller's code
 // The demo merchant and its two offers are created through the ledger on first use and their
 // ids remembered (provisionOnce) so that a restart reuses them: a pool number cannot belong to
 // two offers.
@@ -17,7 +19,7 @@ import { z } from 'zod';
 import { toE164 } from '../core/phone.js';
 import { offerModes, type PurchaseView } from '../domain/index.js';
 import type { Database } from '../db/client.js';
-import { createMerchant, createOffer, createPurchase, getPurchase, LedgerError, provisionOnce } from '../db/ledger/index.js';
+import { createMerchant, createOffer, createPurchase, getPurchase, LedgerError, provisionOnce, redeemCode } from '../db/ledger/index.js';
 
 export interface DemoState {
   merchantId: string;
@@ -27,6 +29,30 @@ export interface DemoState {
 
 export const DEMO_CALLER_ID_NUMBER = '+33899123456';
 export const DEMO_POOL = ['+33899200001', '+33899200002', '+33899200003', '+33899200004', '+33899200005'];
+export const DEMO_ACCESS_CODE_NUMBER = '+33899300001';
+const CODE_PRICE_LINE = "2 appels à 2,99 € TTC l'appel, code donné au 2e appel";
+
+/**
+ * The demo's access-code offer (classic ticketing: "J'ai un code"), created once per database
+ * under its own name, so that a database provisioned before codes existed gains it too.
+ */
+export function demoCodeOffer(db: Database, merchantId: string): Promise<{ offerId: string }> {
+  return provisionOnce(db, 'demo-access-code', async (tx) => {
+    const offer = await createOffer(tx, {
+      merchantId,
+      name: 'Article premium (code d’accès)',
+      mode: 'access_code',
+      callsRequired: 2,
+      minCallSeconds: 3,
+      numbers: [DEMO_ACCESS_CODE_NUMBER],
+      codeTtlSeconds: 86_400,
+      formulaWindowSeconds: 3_600,
+      language: 'fr',
+      priceLine: CODE_PRICE_LINE,
+    });
+    return { offerId: offer.id };
+  });
+}
 
 /** The demo merchant and offers, created once per database (several processes may race). */
 export function demoState(db: Database): Promise<DemoState> {
@@ -62,9 +88,12 @@ export interface DemoOptions {
 }
 
 const buyBody = z.strictObject({
-  mode: z.enum(offerModes),
+  // Access codes need no purchase: the page shows their number and takes the code.
+  mode: z.enum(offerModes.filter((m) => m !== 'access_code') as ['caller_id', 'dynamic_number']),
   phone: z.string().trim().max(32).optional(),
 });
+
+const redeemBody = z.strictObject({ code: z.string().max(32) });
 
 /** The page, from the source tree or, for a build in dist/, from the repository's demo/. */
 const pageFile = ['page.html', '../../demo/page.html'].map((p) => path.resolve(import.meta.dirname, p)).find((p) => existsSync(p));
@@ -130,6 +159,40 @@ export function demoRoutes({ db, log, tokens, defaultRegion }: DemoOptions): Rou
       callerNumber: purchase.callerNumber,
       resumed,
     });
+  });
+
+  router.get('/api/code-offer', async (_req, res) => {
+    const { merchantId } = await demo();
+    await demoCodeOffer(db, merchantId);
+    res.json({ numberToCall: DEMO_ACCESS_CODE_NUMBER, callsRequired: 2, priceLine: CODE_PRICE_LINE });
+  });
+
+  /** What a merchant migrating from a code platform runs: redeem the code, unlock on 200. */
+  router.post('/api/codes/redeem', express.json({ limit: '2kb' }), async (req, res) => {
+    const body = redeemBody.safeParse(req.body);
+    if (!body.success) return fail(res, 400, 'Saisissez le code à 8 chiffres entendu au téléphone.');
+    const { merchantId } = await demo();
+    await demoCodeOffer(db, merchantId);
+    try {
+      const code = await redeemCode(db, merchantId, body.data.code.replace(/\s+/g, ''), 'demo-article');
+      log.info({ offerId: code.offerId }, 'demo code redeemed');
+      return res.json({ status: code.status, callsCounted: code.callsCounted });
+    } catch (err) {
+      if (!(err instanceof LedgerError)) throw err;
+      switch (err.code) {
+        case 'code_already_used':
+          return fail(res, 409, 'Ce code a déjà été utilisé.');
+        case 'code_expired':
+          return fail(res, 410, 'Ce code a expiré.');
+        case 'too_many_failed_redemptions': {
+          const retryAfterSeconds = Number(err.extra.retryAfterSeconds ?? 60);
+          res.set('Retry-After', String(retryAfterSeconds));
+          return fail(res, 429, `Trop d’essais : réessayez dans ${retryAfterSeconds} s.`, { retryAfterSeconds });
+        }
+        default:
+          return fail(res, 404, 'Code inconnu : vérifiez les 8 chiffres.');
+      }
+    }
   });
 
   router.get('/api/purchases/:id', async (req, res) => {

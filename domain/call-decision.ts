@@ -4,6 +4,7 @@
 //
 // The rule that matters: a premium call is billed once answered, so we answer only a call we
 // can credit. Every other call is refused unanswered (early media prompt, then hang-up).
+import { canFollowCaller } from './access-code.js';
 import { callsRemaining, type CallTally } from './purchase.js';
 import { isRefusal, type CallOutcome, type Language, type OfferMode, type PurchaseStatus, type RefusalOutcome } from './vocabulary.js';
 
@@ -23,6 +24,8 @@ export interface DialedNumber {
   language: Language;
   /** Sound played as free early media before answering (null: none, the carrier plays it). */
   priceAnnouncement: string | null;
+  /** access_code: calls of the number's formula (its one offer); absent in the other modes. */
+  formulaCalls?: number | null;
 }
 
 /** The purchase a call would credit, as it stands under its lock. */
@@ -65,8 +68,21 @@ export interface Refusal {
   language: Language;
 }
 
+/**
+ * Answer a call on an access-code number: like Answer, but the caller is told the calls left
+ * in their formula and, at its last call, hears the code issued by the count.
+ */
+export interface AnswerForCode extends Omit<Answer, 'action'> {
+  action: 'answer_for_code';
+}
+
 /** What the call decision returns. */
-export type Admission = Answer | Refusal;
+export type Admission = Answer | AnswerForCode | Refusal;
+
+/** The plans that answer the call (and so may bill it). */
+export function answers(plan: CallPlan): plan is Answer | AnswerForCode {
+  return plan.action === 'answer' || plan.action === 'answer_for_code';
+}
 
 /**
  * A channel seen again (an IVR restarted while it was up) whose call was already answered and
@@ -95,6 +111,11 @@ export function decideCall(facts: CallFacts, context: CallContext, defaultLangua
     case 'caller_id':
       if (!facts.caller) return { action: 'reject', outcome: 'anonymous', language: numberLanguage };
       break;
+    case 'access_code':
+      // The formula is the caller's, found (or opened) by the ledger under a lock; a withheld
+      // caller can only pay a single-call formula.
+      if (!canFollowCaller(facts.caller, context.number.formulaCalls ?? 1)) return { action: 'reject', outcome: 'anonymous', language: numberLanguage };
+      break;
   }
   if (!p || p.status === 'completed' || p.status === 'cancelled') {
     return { action: 'reject', outcome: 'no_purchase', language: p?.language ?? numberLanguage };
@@ -105,7 +126,7 @@ export function decideCall(facts: CallFacts, context: CallContext, defaultLangua
   // call that can no longer be credited.
   if (p.callsInProgress >= remaining) return { action: 'reject', outcome: 'call_in_progress', language: p.language };
   return {
-    action: 'answer',
+    action: context.number.mode === 'access_code' ? 'answer_for_code' : 'answer',
     purchaseId: p.id,
     language: p.language,
     minCallSeconds: p.minCallSeconds,
@@ -119,7 +140,7 @@ export interface ResumeContext {
   /** Language of the dialed number's offer; null when it belongs to no offer (or no longer). */
   numberLanguage: Language | null;
   /** The purchase the call was recorded against, null if none. */
-  purchase: (CallTally & { id: string; minCallSeconds: number; language: Language }) | null;
+  purchase: (CallTally & { id: string; minCallSeconds: number; language: Language; mode?: OfferMode }) | null;
 }
 
 /**
@@ -137,5 +158,6 @@ export function resumeCall(recorded: CallOutcome, context: ResumeContext, defaul
   // Counted (or otherwise settled) while we were away: only the goodbye is left.
   if (recorded !== 'in_progress') return { action: 'conclude', language, callsRemaining: remaining };
   // Still to count. The price was announced, if at all, the first time.
-  return { action: 'answer', purchaseId: p.id, language, minCallSeconds: p.minCallSeconds, callsRemaining: remaining, priceAnnouncement: null };
+  const action = p.mode === 'access_code' ? 'answer_for_code' : 'answer';
+  return { action, purchaseId: p.id, language, minCallSeconds: p.minCallSeconds, callsRemaining: remaining, priceAnnouncement: null };
 }

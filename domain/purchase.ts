@@ -45,6 +45,8 @@ export interface OfferLifetimes {
   purchaseTtlSeconds: number | null;
   /** dynamic_number: how long a number is lent to one visitor. */
   holdSeconds: number | null;
+  /** access_code: how long the calls of one formula may be spread. */
+  formulaWindowSeconds?: number | null;
 }
 
 /**
@@ -59,6 +61,9 @@ export function purchaseLifetimeSeconds(offer: OfferLifetimes): number {
       break;
     case 'dynamic_number':
       seconds = offer.holdSeconds;
+      break;
+    case 'access_code':
+      seconds = offer.formulaWindowSeconds ?? null;
       break;
   }
   // The schema's offers_lifetime_by_mode check makes this unreachable for a stored offer.

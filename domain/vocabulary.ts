@@ -7,8 +7,11 @@
 export const languages = ['fr', 'en'] as const;
 export type Language = (typeof languages)[number];
 
-/** How an offer recognises who paid: the caller's number, or a number lent to one visitor. */
-export const offerModes = ['caller_id', 'dynamic_number'] as const;
+/**
+ * How an offer recognises who paid: the caller's number, a number lent to one visitor, or
+ * (access_code, classic ticketing) nobody: the caller is given a code the merchant redeems.
+ */
+export const offerModes = ['caller_id', 'dynamic_number', 'access_code'] as const;
 export type OfferMode = (typeof offerModes)[number];
 
 /** Stored status of a purchase; see effectiveStatus for what a reader must show. */

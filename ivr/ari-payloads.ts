@@ -60,6 +60,10 @@ const playbackSchema = z.object({
 const playbackFinishedSchema = z.object({ playback: playbackSchema });
 export type AriPlaybackFinished = z.infer<typeof playbackFinishedSchema>;
 
+/** ChannelDtmfReceived: a key the caller pressed (`digit`: 0-9, *, #, A-D). */
+const dtmfReceivedSchema = z.object({ digit: z.string().min(1), channel: channelSchema });
+export type AriDtmfReceived = z.infer<typeof dtmfReceivedSchema>;
+
 /** AsteriskInfo (asterisk.json), `GET /asterisk/info`: we read the node's entity id. */
 const asteriskInfoSchema = z.object({
   system: z.object({ entity_id: z.string().optional() }).optional(),
@@ -89,6 +93,10 @@ export function parseHangupRequest(value: unknown): AriHangupRequest | null {
 
 export function parsePlaybackFinished(value: unknown): AriPlaybackFinished | null {
   return parseWith(playbackFinishedSchema, value);
+}
+
+export function parseDtmfReceived(value: unknown): AriDtmfReceived | null {
+  return parseWith(dtmfReceivedSchema, value);
 }
 
 export function parseAsteriskInfo(value: unknown): AriAsteriskInfo | null {

@@ -29,6 +29,7 @@ import {
   parsePlaybackFinished,
   parseStasisEnd,
   parseStasisStart,
+  parseDtmfReceived,
   type AriChannel,
   type AriHangupRequest,
   type AriStasisStart,
@@ -57,7 +58,7 @@ export interface AriWebSocket {
 }
 
 /** The Asterisk events the adapter listens to; their payloads are parsed in ivr/ari-payloads.ts. */
-export type AriEventName = 'StasisStart' | 'StasisEnd' | 'ChannelHangupRequest' | 'PlaybackFinished';
+export type AriEventName = 'StasisStart' | 'StasisEnd' | 'ChannelHangupRequest' | 'PlaybackFinished' | 'ChannelDtmfReceived';
 
 /**
  * The part of ari-client's Client the adapter uses (an ari-client Client is one), so that tests
@@ -120,6 +121,9 @@ export class AriTelephony implements Telephony {
    */
   private readonly active = new Map<string, { cause: number | null }>();
 
+  /** channelId → the nextDigit awaiting a key on it (one at a time per channel). */
+  private readonly digitWaiters = new Map<string, (digit: string | null) => void>();
+
   private events: TelephonyEvents | null = null;
 
   constructor(
@@ -174,6 +178,7 @@ export class AriTelephony implements Telephony {
     this.listen(client, 'PlaybackFinished', parsePlaybackFinished, ({ playback }) => {
       this.settlePlayback(playback.id, playback.state === 'failed' ? 'failed' : 'finished');
     });
+    this.listen(client, 'ChannelDtmfReceived', parseDtmfReceived, ({ digit, channel }) => this.digitWaiters.get(channel.id)?.(digit));
     client.on('pong', () => (this.lastPong = Date.now()));
     client.on('WebSocketConnected', () => {
       if (this.client === client && !this.stopped) void this.onConnected();
@@ -254,6 +259,7 @@ export class AriTelephony implements Telephony {
 
   private onStasisEnd(channelId: string): void {
     for (const [id, p] of this.playbacks) if (p.channelId === channelId) this.settlePlayback(id, 'cancelled');
+    this.digitWaiters.get(channelId)?.(null);
     const call = this.active.get(channelId);
     if (!call) return; // not one of ours
     this.active.delete(channelId);
@@ -284,7 +290,7 @@ export class AriTelephony implements Telephony {
   get heldState(): { channels: number; playbacks: number; listeners: number } {
     const c = this.client;
     const listeners = c?.eventNames().reduce((n, e) => n + c.listenerCount(e), 0) ?? 0;
-    return { channels: this.active.size, playbacks: this.playbacks.size, listeners };
+    return { channels: this.active.size, playbacks: this.playbacks.size + this.digitWaiters.size, listeners };
   }
 
   /**
@@ -344,6 +350,24 @@ export class AriTelephony implements Telephony {
     const call = this.active.get(channelId);
     if (call && call.cause === null) call.cause = REASON_CAUSE[reason];
     await this.request(channelId, 'hangup', (c) => c.channels.hangup({ channelId, reason }));
+  }
+
+  nextDigit(channelId: string, timeoutMs: number, signal: AbortSignal): Promise<string | null> {
+    if (signal.aborted) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const settle = (digit: string | null) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (this.digitWaiters.get(channelId) === settle) this.digitWaiters.delete(channelId);
+        resolve(digit);
+      };
+      const onAbort = () => settle(null);
+      const timer = setTimeout(() => settle(null), timeoutMs);
+      // A second wait on one channel replaces the first, which resolves null.
+      this.digitWaiters.get(channelId)?.(null);
+      this.digitWaiters.set(channelId, settle);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   async liveCalls(): Promise<IncomingCall[]> {

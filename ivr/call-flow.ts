@@ -18,6 +18,7 @@ import type { Database } from '../db/client.js';
 import { admitCall, endCall, openCalls } from '../db/ledger/index.js';
 import type { CallFacts, CallPlan, Language } from '../domain/index.js';
 import { Call, sleep, type ChannelEnd } from './call.js';
+import { accessCode } from './scripts/access-code.js';
 import { conclude } from './scripts/conclude.js';
 import { payPerCall } from './scripts/pay-per-call.js';
 import { refuse } from './scripts/refuse.js';
@@ -156,6 +157,8 @@ export class CallFlow {
         return refuse(call, plan);
       case 'answer':
         return payPerCall(call, plan, this.db, opts);
+      case 'answer_for_code':
+        return accessCode(call, plan, this.db, opts);
       case 'conclude':
         return conclude(call, plan);
     }

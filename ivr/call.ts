@@ -63,6 +63,11 @@ export class Call {
     await this.phone.hangup(this.channelId, reason);
   }
 
+  /** The next DTMF key the caller presses within `ms` ('0'-'9', '*', '#'), or null (none, or the call ended). */
+  digit(ms: number): Promise<string | null> {
+    return this.phone.nextDigit(this.channelId, ms, this.signal);
+  }
+
   /** Resolves true after `ms`, or false as soon as the call is over. */
   wait(ms: number, signal: AbortSignal = this.signal): Promise<boolean> {
     return sleep(ms, signal);

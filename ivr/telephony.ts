@@ -57,6 +57,12 @@ export interface Telephony {
    */
   play(channelId: string, media: Media, language: Language, signal: AbortSignal): Promise<PlayResult>;
   hangup(channelId: string, reason: HangupReason): Promise<void>;
+  /**
+   * The next DTMF key pressed on the channel after this call ('0'-'9', '*', '#', 'A'-'D'), or
+   * null after `timeoutMs` or as soon as `signal` aborts. Never rejects. Keys pressed while
+   * nobody waits are dropped.
+   */
+  nextDigit(channelId: string, timeoutMs: number, signal: AbortSignal): Promise<string | null>;
   /** Channels currently in our application on this node, for resync after a reconnect. */
   liveCalls(): Promise<IncomingCall[]>;
 }

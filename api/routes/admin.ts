@@ -2,12 +2,14 @@
 // Validate, call the ledger, shape the answer.
 import { Router } from 'express';
 import type { Database } from '../../db/client.js';
-import { createMerchant, createOffer, creditLostCall, listCalls, listMerchants, poolStatus, setNumberSettings, type MerchantView, type OfferView } from '../../db/ledger/index.js';
+import { DEFAULT_CODE_TTL_SECONDS, DEFAULT_FORMULA_WINDOW_SECONDS } from '../../domain/index.js';
+import { createMerchant, createOffer, creditLostCall, listCalls, listCodes, listMerchants, poolStatus, setNumberSettings, type MerchantView, type OfferView } from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
 import { merchantOr404, offerOr404, parse, phoneOr422 } from '../input.js';
 import { invalidPhone, notFound } from '../problem.js';
 import {
   callsQuery,
+  codesQuery,
   createMerchantBody,
   createOfferBody,
   creditCallBody,
@@ -15,6 +17,7 @@ import {
   numberSettingsBody,
   type CallCreditResponse,
   type CallListResponse,
+  type CodeListResponse,
   type CreatedMerchantResponse,
   type MerchantListResponse,
   type MerchantResponse,
@@ -57,7 +60,9 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
       numbers: [...new Set(numbers.map((n) => n.e164!))],
       ...(o.mode === 'caller_id'
         ? { purchaseTtlSeconds: o.purchaseTtlSeconds! }
-        : { holdSeconds: o.holdSeconds!, maxHoldSeconds: o.maxHoldSeconds ?? o.holdSeconds!, quarantineSeconds: o.quarantineSeconds ?? 300 }),
+        : o.mode === 'access_code'
+          ? { codeTtlSeconds: o.codeTtlSeconds ?? DEFAULT_CODE_TTL_SECONDS, formulaWindowSeconds: o.formulaWindowSeconds ?? DEFAULT_FORMULA_WINDOW_SECONDS }
+          : { holdSeconds: o.holdSeconds!, maxHoldSeconds: o.maxHoldSeconds ?? o.holdSeconds!, quarantineSeconds: o.quarantineSeconds ?? 300 }),
     });
     res.status(201).location(`/v1/admin/offers/${offer.id}`).json(offerJson(offer));
   });
@@ -104,6 +109,7 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
         answeredSeconds: c.answeredSeconds,
         hangupCause: c.hangupCause,
         hangupCauseText: c.hangupCauseText,
+        issuedCode: c.issuedCode,
       })),
     } satisfies CallListResponse);
   });
@@ -115,6 +121,13 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
   router.post('/calls/:id/credit', async (req, res) => {
     const { reason } = parse(creditCallBody, req.body);
     res.json((await creditLostCall(db, String(req.params.id), { by: 'admin-api', reason })) satisfies CallCreditResponse);
+  });
+
+  /** GET /v1/admin/codes?caller=0612345678&offerId=…&limit=100 — codes issued, for support. */
+  router.get('/codes', async (req, res) => {
+    const q = parse(codesQuery, req.query);
+    const caller = q.caller === undefined ? undefined : phoneOr422('caller', q.caller, defaultRegion);
+    res.json({ codes: await listCodes(db, { ...q, caller }) } satisfies CodeListResponse);
   });
 
   return router;
@@ -137,7 +150,12 @@ function offerJson(o: OfferView): OfferResponse {
     priceLine: o.priceLine,
     createdAt: o.createdAt.toISOString(),
   };
-  return o.mode === 'caller_id'
-    ? { ...common, mode: o.mode, purchaseTtlSeconds: o.purchaseTtlSeconds! }
-    : { ...common, mode: o.mode, holdSeconds: o.holdSeconds!, maxHoldSeconds: o.maxHoldSeconds, quarantineSeconds: o.quarantineSeconds };
+  switch (o.mode) {
+    case 'caller_id':
+      return { ...common, mode: o.mode, purchaseTtlSeconds: o.purchaseTtlSeconds! };
+    case 'dynamic_number':
+      return { ...common, mode: o.mode, holdSeconds: o.holdSeconds!, maxHoldSeconds: o.maxHoldSeconds, quarantineSeconds: o.quarantineSeconds };
+    case 'access_code':
+      return { ...common, mode: o.mode, codeTtlSeconds: o.codeTtlSeconds!, formulaWindowSeconds: o.formulaWindowSeconds! };
+  }
 }

@@ -33,11 +33,14 @@ const wholeNumber = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.int().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`));
 
+const cliModes = offerModes.filter((m) => m !== 'access_code') as ['caller_id', 'dynamic_number'];
+
 const createOptions = z
   .object({
     merchant: z.uuid({ error: 'must be a merchant id (UUID)' }),
     name: z.string({ error: 'required' }).trim().min(1, 'must not be empty').max(200),
-    mode: z.enum(offerModes, { error: `must be one of ${offerModes.join(', ')}` }).default('caller_id'),
+    // Access-code offers are created through the API (POST /v1/admin/offers) for now.
+    mode: z.enum(cliModes, { error: `must be one of ${cliModes.join(', ')}` }).default('caller_id'),
     number: z.array(z.string().trim().min(1).max(32), { error: 'required (repeat it for several numbers)' }).min(1).max(1000),
     calls: wholeNumber(1, 20),
     'min-seconds': wholeNumber(0, 600),

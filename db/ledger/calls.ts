@@ -1,6 +1,7 @@
 // Calls as the IVR sees them: admit (decide under lock), answered, counted, ended.
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import {
+  answers,
   decideCall,
   effectiveStatus,
   resumeCall,
@@ -14,7 +15,8 @@ import {
   type PurchaseView,
 } from '../../domain/index.js';
 import type { Database } from '../client.js';
-import { calls, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallRow } from '../schema.js';
+import { accessCodes, calls, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallRow } from '../schema.js';
+import { formulaForCall, issueCode } from './codes.js';
 import { endPurchase, purchaseById, purchaseWithClock, recordEvent, releaseNumber, toPurchaseView, type PurchaseWithClock, type Tx } from './shared.js';
 
 export interface AdmitOptions {
@@ -71,8 +73,8 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
       dialedRaw: facts.dialedRaw,
       callerNumber: facts.caller,
       callerRaw: facts.callerRaw,
-      outcome: admission.action === 'answer' ? 'in_progress' : admission.outcome,
-      purchaseId: admission.action === 'answer' ? admission.purchaseId : (purchase?.id ?? null),
+      outcome: answers(admission) ? 'in_progress' : admission.outcome,
+      purchaseId: answers(admission) ? admission.purchaseId : (purchase?.id ?? null),
     });
     return { admission, duplicate: false };
   });
@@ -81,7 +83,12 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
 /** How a number is sold (a pool number belongs to one dynamic offer; see createOffer). */
 async function dialedNumber(tx: Tx, dialed: string): Promise<DialedNumber | null> {
   const [row] = await tx
-    .select({ mode: offers.mode, language: offers.language, priceAnnouncement: numberSettings.priceAnnouncement })
+    .select({
+      mode: offers.mode,
+      language: offers.language,
+      priceAnnouncement: numberSettings.priceAnnouncement,
+      formulaCalls: sql<number | null>`case when ${offers.mode} = 'access_code' then ${offers.callsRequired} end`,
+    })
     .from(offerNumbers)
     .innerJoin(offers, eq(offers.id, offerNumbers.offerId))
     .leftJoin(numberSettings, eq(numberSettings.number, offerNumbers.number))
@@ -115,6 +122,9 @@ async function purchaseForCall(tx: Tx, mode: OfferMode, dialed: string, caller: 
         .for('update');
       return p ?? null;
     }
+    case 'access_code':
+      // The caller's formula on this number, opened by their first call.
+      return formulaForCall(tx, dialed, caller);
   }
 }
 
@@ -142,7 +152,7 @@ export async function markAnswered(db: Database, channelId: string): Promise<voi
 }
 
 export type CountResult =
-  | { counted: true; purchase: PurchaseView; completed: boolean }
+  | { counted: true; purchase: PurchaseView; completed: boolean; code?: string | undefined }
   | { counted: false; reason: 'not_in_progress' | 'not_answered' | 'purchase_ended'; purchase: PurchaseView | null }
   | { counted: false; reason: 'too_early'; secondsLeft: number; purchase: PurchaseView };
 
@@ -243,7 +253,7 @@ async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
  * needed, the call marked counted, and the events with their webhooks. The purchase's stored
  * status is otherwise left as it is.
  */
-export async function creditCall(tx: Tx, purchase: PurchaseWithClock, callId: string): Promise<{ completed: boolean; purchase: PurchaseView }> {
+export async function creditCall(tx: Tx, purchase: PurchaseWithClock, callId: string): Promise<{ completed: boolean; purchase: PurchaseView; code?: string | undefined }> {
   const callsCounted = purchase.callsCounted + 1;
   const completed = callsCounted === purchase.callsRequired;
   await tx
@@ -254,7 +264,9 @@ export async function creditCall(tx: Tx, purchase: PurchaseWithClock, callId: st
   if (completed) await releaseNumber(tx, purchase.id);
   await recordEvent(tx, purchase.id, 'call_counted', callId);
   if (completed) await recordEvent(tx, purchase.id, 'completed');
-  return { completed, purchase: toPurchaseView(await purchaseById(tx, purchase.id)) };
+  // The last call of an access-code formula issues its code, in this same transaction.
+  const code = completed && purchase.mode === 'access_code' ? await issueCode(tx, purchase, callId) : undefined;
+  return { completed, purchase: toPurchaseView(await purchaseById(tx, purchase.id)), code };
 }
 
 export interface CallQuery {
@@ -265,11 +277,12 @@ export interface CallQuery {
   limit: number;
 }
 
-/** The call record, newest first: what the operator audits (lost calls, refusals...). */
-export async function listCalls(db: Database, q: CallQuery): Promise<CallRow[]> {
+/** The call record, newest first: what the operator audits (lost calls, refusals...), with the code a call issued. */
+export async function listCalls(db: Database, q: CallQuery): Promise<(CallRow & { issuedCode: string | null })[]> {
   return db
-    .select()
+    .select({ ...getTableColumns(calls), issuedCode: accessCodes.code })
     .from(calls)
+    .leftJoin(accessCodes, eq(accessCodes.callId, calls.id))
     .where(
       and(
         q.outcome ? eq(calls.outcome, q.outcome) : undefined,

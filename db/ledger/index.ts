@@ -18,3 +18,4 @@ export * from './credits.js';
 export * from './operator.js';
 export * from './reports.js';
 export * from './metrics.js';
+export * from './codes.js';

@@ -21,6 +21,10 @@ export interface NewOffer {
   /** dynamic_number only. */
   maxHoldSeconds?: number | null;
   quarantineSeconds?: number | null;
+  /** access_code only: how long an issued code can be redeemed. */
+  codeTtlSeconds?: number | null;
+  /** access_code only: how long the calls of one formula may be spread. */
+  formulaWindowSeconds?: number | null;
   language: Language;
   priceLine?: string | null;
 }
@@ -31,8 +35,8 @@ export interface OfferView extends Offer {
 
 /**
  * Creates an offer. Caller-ID numbers may be shared by several offers (the caller's pending
- * purchase tells them apart), but a dynamic pool number belongs to its pool alone: a call on
- * it must mean exactly one thing.
+ * purchase tells them apart), but a dynamic pool number belongs to its pool alone, and an
+ * access-code number to its one offer: a call on it must mean exactly one thing.
  */
 export async function createOffer(db: Database, input: NewOffer): Promise<OfferView> {
   return db.transaction(async (tx) => {
@@ -47,12 +51,12 @@ export async function createOffer(db: Database, input: NewOffer): Promise<OfferV
       .where(
         and(
           inArray(offerNumbers.number, input.numbers),
-          input.mode === 'dynamic_number' ? sql`true` : eq(offers.mode, 'dynamic_number'),
+          input.mode === 'caller_id' ? inArray(offers.mode, ['dynamic_number', 'access_code']) : sql`true`,
         ),
       );
     if (clashes.length > 0) {
       const list = clashes.map((c) => c.number).sort();
-      throw new LedgerError('number_in_use', `Already in a dynamic-number pool or another offer: ${list.join(', ')}.`, { numbers: list });
+      throw new LedgerError('number_in_use', `Already in a dynamic-number pool, an access-code offer, or another offer: ${list.join(', ')}.`, { numbers: list });
     }
     const { numbers, ...fields } = input;
     const [offer] = await tx
@@ -63,6 +67,8 @@ export async function createOffer(db: Database, input: NewOffer): Promise<OfferV
         holdSeconds: fields.holdSeconds ?? null,
         maxHoldSeconds: fields.maxHoldSeconds ?? null,
         quarantineSeconds: fields.quarantineSeconds ?? null,
+        codeTtlSeconds: fields.codeTtlSeconds ?? null,
+        formulaWindowSeconds: fields.formulaWindowSeconds ?? null,
         priceLine: fields.priceLine ?? null,
       })
       .returning();

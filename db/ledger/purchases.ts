@@ -60,6 +60,9 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
 
 async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase): Promise<PurchaseView> {
   const offer = await offerOfMerchant(tx, merchantId, input.offerId);
+  if (offer.mode === 'access_code') {
+    throw new LedgerError('access_code_offer', 'This offer sells access codes: callers pay by calling its number, no purchase is created first.');
+  }
   let numberToCall: string;
   if (offer.mode === 'dynamic_number') {
     numberToCall = await pickFreeNumber(tx, offer);

@@ -20,7 +20,12 @@ export type LedgerErrorCode =
   | 'hold_at_maximum'
   | 'not_a_lending'
   | 'call_not_found'
-  | 'call_not_creditable';
+  | 'call_not_creditable'
+  | 'access_code_offer'
+  | 'code_not_found'
+  | 'code_already_used'
+  | 'code_expired'
+  | 'too_many_failed_redemptions';
 
 /** A refusal the caller of the ledger can explain to a user (mapped to 4xx/503 by the API). */
 export class LedgerError extends Error {
@@ -101,7 +106,7 @@ export const EVENTS_CHANNEL = 'sanscode_purchase_events';
  * outbox, and notifies listeners (delivered at commit). Called after the state change it
  * describes, inside the same transaction: an event exists exactly when its change does.
  */
-export async function recordEvent(tx: Tx, purchaseId: string, type: PurchaseEventType, callId?: string): Promise<void> {
+export async function recordEvent(tx: Tx, purchaseId: string, type: PurchaseEventType, callId?: string): Promise<{ id: number; createdAt: Date }> {
   const p = await purchaseById(tx, purchaseId);
   const [{ n } = { n: 0 }] = await tx
     .select({ n: sql<number>`count(*)::int` })
@@ -114,6 +119,7 @@ export async function recordEvent(tx: Tx, purchaseId: string, type: PurchaseEven
     .returning({ id: purchaseEvents.id, createdAt: purchaseEvents.createdAt });
   await queueWebhook(tx, { id: event!.id, type, createdAt: event!.createdAt, merchantId: p.merchantId, purchase: data.purchase });
   await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${purchaseId})`);
+  return event!;
 }
 
 /** Ends a live lending now; the number rests for the quarantine before it can be lent again. */

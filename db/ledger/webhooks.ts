@@ -58,7 +58,9 @@ export async function queueWebhook(
   event: { id: number; type: PurchaseEventType; createdAt: Date; merchantId: string; purchase: PurchaseView },
 ): Promise<void> {
   const type = webhookTypeOf(event.type);
-  if (!type) return;
+  // An access-code formula is the caller's, not a purchase the merchant asked for: its
+  // merchant hears code.issued and code.redeemed (db/ledger/codes.ts), not purchase.*.
+  if (!type || event.purchase.mode === 'access_code') return;
   const [merchant] = await tx.select({ url: merchants.webhookUrl }).from(merchants).where(eq(merchants.id, event.merchantId));
   if (!merchant?.url) return;
   const body = webhookEventBody({ purchaseEventId: event.id, type, createdAt: event.createdAt, purchase: event.purchase });

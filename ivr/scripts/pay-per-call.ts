@@ -10,6 +10,18 @@ import type { Call } from '../call.js';
 import type { PlayResult } from '../telephony.js';
 
 export async function payPerCall(call: Call, plan: Answer, db: Database, opts: { seenBefore: boolean }): Promise<void> {
+  const result = await answerAndCount(call, plan, db, opts);
+  if (!result) return;
+  if ((await call.play(afterCount(result.purchase.callsRemaining), plan.language)) !== 'finished') return;
+  await call.hangup('normal');
+}
+
+/**
+ * The paid part every answered call shares: price announcement, answer, greeting while the
+ * minimum runs, count. Resolves the count, or null when the script must stop (caller gone,
+ * greeting failed, call not credited: then it has hung up).
+ */
+export async function answerAndCount(call: Call, plan: Omit<Answer, 'action'>, db: Database, opts: { seenBefore: boolean }): Promise<Extract<CountResult, { counted: true }> | null> {
   // Only a channel seen before (IVR restart) may already be answered: no extra read per call.
   const recorded = opts.seenBefore ? await getCall(db, call.channelId) : null;
   const resumed = Boolean(recorded?.answeredAt);
@@ -18,7 +30,7 @@ export async function payPerCall(call: Call, plan: Answer, db: Database, opts: {
     if (plan.priceAnnouncement) {
       // The mandatory price announcement must be free: play it before answering.
       await call.progress();
-      if ((await call.play(priceAnnouncement(plan.priceAnnouncement), plan.language)) !== 'finished') return;
+      if ((await call.play(priceAnnouncement(plan.priceAnnouncement), plan.language)) !== 'finished') return null;
     }
     await call.answer();
   }
@@ -36,16 +48,15 @@ export async function payPerCall(call: Call, plan: Answer, db: Database, opts: {
     greeted,
   ]);
   // The caller left (endCall records too_short or counted), or the greeting failed.
-  if (!result || greetingEnd !== 'finished') return;
+  if (!result || greetingEnd !== 'finished') return null;
   if (!result.counted) {
     call.log.warn({ reason: result.reason }, 'answered call not credited');
     await call.hangup('normal');
-    return;
+    return null;
   }
   call.log.info({ purchaseId: result.purchase.id, callsRemaining: result.purchase.callsRemaining, completed: result.completed }, 'call counted');
   if (result.completed) purchasesCompleted.inc({ mode: result.purchase.mode });
-  if ((await call.play(afterCount(result.purchase.callsRemaining), plan.language)) !== 'finished') return;
-  await call.hangup('normal');
+  return result;
 }
 
 /** Waits for the minimum by the database's clock, then credits; null if stopped first. */

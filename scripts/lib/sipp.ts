@@ -3,7 +3,7 @@
 // the way the scenario expects (answered, or never answered), anything else that it did not.
 // The chaos scenarios (uac-chaos-*) pass on any orderly ending and say which on stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -15,7 +15,7 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export type Scenario = 'uac-answered-wait-bye' | 'uac-answered-hangup' | 'uac-not-answered' | 'uac-chaos-hangup' | 'uac-chaos-cancel';
+export type Scenario = 'uac-answered-wait-bye' | 'uac-answered-hangup' | 'uac-not-answered' | 'uac-chaos-hangup' | 'uac-chaos-cancel' | 'uac-code-star';
 
 /** How a chaos scenario's call ended, as the caller saw it (its caller-saw.txt). */
 export type CallerSaw = 'refused' | 'caller-bye' | 'ivr-bye';
@@ -48,6 +48,9 @@ export async function placeCall(opts: CallOptions): Promise<CallResult> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sanscode-sipp-'));
   const csv = path.join(dir, 'callers.csv');
   writeFileSync(csv, `SEQUENTIAL\n${opts.caller};\n`);
+  // A scenario's media (<scenario>.pcap, played with play_pcap_audio) goes next to it.
+  const media = path.join(SCENARIOS, `${opts.scenario}.pcap`);
+  if (existsSync(media)) copyFileSync(media, path.join(dir, `${opts.scenario}.pcap`));
   const port = opts.port ?? nextPort;
   if (opts.port === undefined) nextPort += 2;
   const args = [

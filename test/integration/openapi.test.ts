@@ -6,8 +6,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { openApiDocument } from '../../api/openapi.js';
-import { purchaseLiveEvent, webhookEvent } from '../../api/schemas.js';
-import { webhookEventBody } from '../../domain/webhook-event.js';
+import { codeWebhookEvent, purchaseLiveEvent, webhookEvent } from '../../api/schemas.js';
+import { codeWebhookBody, webhookEventBody } from '../../domain/webhook-event.js';
 import { simulateCall } from '../support/calls.js';
 import { ADMIN } from '../support/constants.js';
 import { checkAnswer, checkedAnswers, documentedOperations } from '../support/contract.js';
@@ -106,6 +106,14 @@ describe('every operation', () => {
     await http.request('GET', `/v1/admin/offers/${pool.id}/pool`, admin);
     await http.request('GET', '/v1/admin/calls?limit=10', admin);
     await http.request('GET', '/v1/webhook-deliveries', key);
+    // An access code: issued by a call, found by the operator, checked and redeemed by the merchant.
+    await http.request('POST', '/v1/admin/offers', { ...admin, body: { ...common, callsRequired: 1, name: 'Code', mode: 'access_code', numbers: ['0899500301'] } });
+    const paid = await simulateCall(t.db, { dialed: '+33899500301', caller: '+33612500003', hangUp: true });
+    const code = paid.count?.counted ? paid.count.code : undefined;
+    expect(code).toMatch(/^[0-9]{8}$/);
+    await http.request('GET', '/v1/admin/codes?caller=0612500003', admin);
+    await http.request('GET', `/v1/codes/${code}`, key);
+    await http.request('POST', '/v1/codes/redeem', { ...key, body: { code, reference: 'tour' } });
     await http.request('POST', `/v1/purchases/${bought.id}/cancel`, key);
     await http.request('DELETE', '/v1/webhook', key);
 
@@ -145,6 +153,9 @@ describe('every operation', () => {
     const { clientToken: _token, ...purchase } = (await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId: offer.id, callerNumber: '0612500002' } })).body;
     const body = webhookEventBody({ purchaseEventId: 7, type: 'purchase.completed', createdAt: new Date(), purchase });
     expect(webhookEvent.safeParse(JSON.parse(body)).error).toBeUndefined();
+    const now = new Date().toISOString();
+    const code = { offerId: offer.id, purchaseId: purchase.id, callsCounted: 2, issuedAt: now, expiresAt: now, redeemedAt: null, reference: null };
+    expect(codeWebhookEvent.safeParse(JSON.parse(codeWebhookBody({ purchaseEventId: 8, type: 'code.issued', createdAt: new Date(), code }))).error).toBeUndefined();
   });
 });
 

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/client.js';
 import { admitCall, countCall, endCall, markAnswered, type CountResult } from '../../db/ledger/index.js';
-import type { CallFacts, CallPlan } from '../../domain/index.js';
+import { answers, type CallFacts, type CallPlan } from '../../domain/index.js';
 
 export interface SimulatedCall {
   /** Default: a fresh id. The same id twice is the same channel (admission is idempotent). */
@@ -42,7 +42,7 @@ export async function simulateCall(db: Database, call: SimulatedCall): Promise<S
   };
   const { admission, duplicate } = await admitCall(db, facts, { maxCallSeconds: 3600, defaultLanguage: 'fr' });
   let count: CountResult | null = null;
-  if (admission.action === 'answer' && (call.answer ?? true)) {
+  if (answers(admission) && (call.answer ?? true)) {
     await markAnswered(db, facts.channelId);
     if (call.count ?? true) count = await countCall(db, facts.channelId);
   }

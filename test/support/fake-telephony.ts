@@ -72,6 +72,21 @@ export class FakeTelephony implements Telephony {
     return this.live;
   }
 
+  private readonly keys = new Map<string, string[]>();
+
+  /** The caller will press these keys, one per nextDigit; with none left, nextDigit times out at once. */
+  pressKeys(id: string, keys: string[]): void {
+    this.keys.set(id, [...keys]);
+  }
+
+  async nextDigit(id: string, _timeoutMs: number, signal: AbortSignal): Promise<string | null> {
+    if (signal.aborted || this.gone.has(id)) return null;
+    const key = this.keys.get(id)?.shift() ?? null;
+    this.verbs.push(`${id} digit ${key ?? 'none'}`);
+    await new Promise((r) => setImmediate(r));
+    return key;
+  }
+
   /** The verbs a channel received, without its id. */
   of(id: string) {
     return this.verbs.filter((v) => v.startsWith(`${id} `)).map((v) => v.slice(id.length + 1));

@@ -88,6 +88,13 @@ describe('request URLs', () => {
     expect(redactUrl('/v1/admin/calls?outcome=lost&limit=20')).toBe('/v1/admin/calls?outcome=lost&limit=20');
   });
 
+  it('replaces an access code in a path, whole (a masked phone would leave 6 of its 8 digits)', () => {
+    expect(redactUrl('/v1/codes/40718263')).toBe('/v1/codes/[redacted]');
+    expect(redactUrl('/v1/codes/40718263?x=1')).toBe('/v1/codes/[redacted]?x=1');
+    expect(redactUrl('/v1/codes/redeem')).toBe('/v1/codes/redeem');
+    expect(redactUrl('/v1/admin/codes?offerId=abc')).toBe('/v1/admin/codes?offerId=abc');
+  });
+
   it('masks a buyer number given in the query unless numbers are shown', () => {
     expect(redactUrl('/v1/x?callerNumber=%2B33612345678')).toBe('/v1/x?callerNumber=%2B336123456**');
     expect(redactUrl('/v1/x?callerNumber=%2B33612345678', true)).toBe('/v1/x?callerNumber=%2B33612345678');
