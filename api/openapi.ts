@@ -125,7 +125,9 @@ export const apiPaths = {
     post: op('admin', {
       operationId: 'createOffer',
       summary: 'Create an offer',
-      description: 'caller_id offers take purchaseTtlSeconds; dynamic_number offers take holdSeconds, and optionally maxHoldSeconds (default holdSeconds) and quarantineSeconds (default 300).',
+      description:
+        'caller_id offers take purchaseTtlSeconds; dynamic_number offers take holdSeconds, and optionally maxHoldSeconds (default holdSeconds) and quarantineSeconds (default 300). ' +
+        'unit "call" (the default) takes callsRequired and minCallSeconds; unit "second" takes secondsRequired (1..3600) instead: purchases count answered seconds over any number of calls, one call at a time.',
       requestBody: body(s.createOfferBody),
       responses: {
         201: json('The offer, numbers in E.164.', s.offerResponse, location),

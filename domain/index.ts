@@ -3,4 +3,5 @@
 export * from './vocabulary.js';
 export * from './purchase.js';
 export * from './call-decision.js';
+export * from './per-second.js';
 export * from './prompts.js';

@@ -19,6 +19,7 @@ import type { CallFacts, CallPlan, Language } from '../domain/index.js';
 import { Call, sleep, type ChannelEnd } from './call.js';
 import { conclude } from './scripts/conclude.js';
 import { payPerCall } from './scripts/pay-per-call.js';
+import { payPerSecond } from './scripts/pay-per-second.js';
 import { refuse } from './scripts/refuse.js';
 import { TelephonyError, type HangupInfo, type IncomingCall, type Telephony } from './telephony.js';
 
@@ -151,6 +152,7 @@ export class CallFlow {
       case 'reject':
         return refuse(call, plan);
       case 'answer':
+        if (plan.unit === 'second') return payPerSecond(call, plan, this.db, { seenBefore });
         return payPerCall(call, plan, this.db, { seenBefore });
       case 'conclude':
         return conclude(call, plan);

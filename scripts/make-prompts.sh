@@ -30,6 +30,12 @@ PROMPTS=(
   "unknown-number|Ce numéro n'est pas en service. Cet appel ne vous est pas facturé.|This number is not in service. This call is not charged."
   "call-in-progress|Un autre appel est déjà en cours pour cet achat. Cet appel ne vous est pas facturé.|Another call for this purchase is already in progress. This call is not charged."
   "number-not-lent|Ce numéro n'est attribué à aucun achat en ce moment. Cet appel ne vous est pas facturé.|This number is not assigned to any purchase right now. This call is not charged."
+  "time-remaining|Temps restant :|Time remaining:"
+  "minute|minute|minute"
+  "minutes|minutes|minutes"
+  "second|seconde|second"
+  "seconds|secondes|seconds"
+  "seconds-confirmed|Achat confirmé, merci.|Purchase confirmed, thank you."
   "service-unavailable|Service momentanément indisponible. Cet appel ne vous est pas facturé. Veuillez rappeler plus tard.|Service temporarily unavailable. This call is not charged. Please call again later."
 )
 
