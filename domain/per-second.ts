@@ -80,13 +80,12 @@ export function secondsToCredit(f: SecondsCreditFacts): SecondsCredit {
 }
 
 /**
- * Whether a credit is told to the purchase's page and merchant (a `seconds_credited` event and
- * its `purchase.progress` webhook): at the call's end always, otherwise at most every
- * PROGRESS_EVERY_SECONDS. Completion has its own event.
+ * Whether a credit during a call is told to the purchase's page and merchant (a
+ * `seconds_credited` event and its `purchase.progress` webhook): at most every
+ * PROGRESS_EVERY_SECONDS. The hang-up is always told (endCall), completion has its own event.
  */
-export function progressDue(p: { atHangup: boolean; secondsSinceLastProgress: number | null }): boolean {
-  if (p.atHangup) return true;
-  return p.secondsSinceLastProgress === null || p.secondsSinceLastProgress >= PROGRESS_EVERY_SECONDS;
+export function progressDue(secondsSinceLastProgress: number | null): boolean {
+  return secondsSinceLastProgress === null || secondsSinceLastProgress >= PROGRESS_EVERY_SECONDS;
 }
 
 /** One step of a per-second call's timetable, in seconds from the answer (or the resumption). */

@@ -40,8 +40,8 @@ export async function creditSeconds(db: Database, channelId: string, opts: { con
 }
 
 /**
- * The final credit of a per-second call that is ending (endCall, call locked, caller still in
- * the transaction): null when the call's purchase counts calls, otherwise the call's outcome
+ * The final credit of a per-second call that is ending (endCall, in its transaction, call
+ * locked): null when the call's purchase counts calls, otherwise the call's outcome
  * (counted when it credited any second) and whether a progress event must follow once the
  * call is closed (so that the event already shows no call in progress).
  */
@@ -91,7 +91,7 @@ async function creditIn(tx: Tx, call: CallRow, opts: { confirming: boolean; atHa
   if (decision.completes) {
     await releaseNumber(tx, purchase.id);
     await recordEvent(tx, purchase.id, 'completed', call.id);
-  } else if (decision.credit > 0 && !opts.atHangup && progressDue({ atHangup: false, secondsSinceLastProgress: await secondsSinceProgress(tx, purchase.id) })) {
+  } else if (decision.credit > 0 && !opts.atHangup && progressDue(await secondsSinceProgress(tx, purchase.id))) {
     await recordEvent(tx, purchase.id, 'seconds_credited', call.id);
   }
   return {

@@ -70,13 +70,13 @@ describe('secondsToCredit', () => {
 
 describe('progressDue', () => {
   it.each([
-    [false, null, true],
-    [false, 4.9, false],
-    [false, 9.99, false],
-    [false, 10, true],
-    [true, 0.5, true],
-  ])('at hang-up %s, %s s since the last → %s', (atHangup, since, due) => {
-    expect(progressDue({ atHangup, secondsSinceLastProgress: since })).toBe(due);
+    [null, true],
+    [4.9, false],
+    [9.99, false],
+    [10, true],
+    [31, true],
+  ])('%s s since the last progress → %s', (since, due) => {
+    expect(progressDue(since)).toBe(due);
   });
 });
 
