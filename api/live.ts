@@ -148,6 +148,7 @@ export function sseData(e: StoredEvent) {
     numberToCall: p.numberToCall,
     expiresAt: p.expiresAt,
     completedAt: p.completedAt,
+    ...(p.unit === 'second' ? { unit: p.unit, secondsRequired: p.secondsRequired, secondsCounted: p.secondsCounted, secondsRemaining: p.secondsRemaining } : {}),
   };
 }
 

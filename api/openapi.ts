@@ -136,7 +136,8 @@ export const apiPaths = {
       operationId: 'createOffer',
       summary: 'Create an offer',
       description:
-        'caller_id offers take purchaseTtlSeconds; dynamic_number offers take holdSeconds, and optionally maxHoldSeconds (default holdSeconds) and quarantineSeconds (default 300); access_code offers optionally take codeTtlSeconds (default 86400, at most 31 days) and formulaWindowSeconds (default 3600).',
+        'caller_id offers take purchaseTtlSeconds; dynamic_number offers take holdSeconds, and optionally maxHoldSeconds (default holdSeconds) and quarantineSeconds (default 300); access_code offers optionally take codeTtlSeconds (default 86400, at most 31 days) and formulaWindowSeconds (default 3600). ' +
+        'unit "call" (the default) takes callsRequired and minCallSeconds; unit "second" (caller_id and dynamic_number only) takes secondsRequired (1..3600) instead: purchases count answered seconds over any number of calls, one call at a time.',
       requestBody: body(s.createOfferBody),
       responses: {
         201: json('The offer, numbers in E.164.', s.offerResponse, location),

@@ -5,7 +5,7 @@
 // made a 500), and a lone UTF-16 surrogate (JSON allows "\uD800") would be stored as U+FFFD,
 // silently changing what the client sent. Both are refused with 400 instead.
 import { z } from 'zod';
-import { callOutcomes, languages, offerModes, purchaseStatuses } from '../domain/index.js';
+import { callOutcomes, languages, MAX_SECONDS_REQUIRED, MIN_SECONDS_REQUIRED, offerModes, purchaseStatuses, purchaseUnits } from '../domain/index.js';
 import { DEFAULT_CODE_TTL_SECONDS, DEFAULT_FORMULA_WINDOW_SECONDS, MAX_CODE_TTL_SECONDS } from '../domain/access-code.js';
 import type { CodeWebhookType, WebhookEventType } from '../domain/webhook-event.js';
 
@@ -27,8 +27,6 @@ export const createMerchantBody = z.strictObject({
 const offerCommon = {
   merchantId: z.uuid(),
   name: text().trim().min(1).max(200),
-  callsRequired: z.int().min(1).max(MAX_CALLS_REQUIRED),
-  minCallSeconds: z.int().min(0).max(600),
   numbers: z.array(phoneInput).min(1).max(1000),
   language: z.enum(languages),
   /** Shown by the widget next to the number (price information is mandatory on SVA pages). */
@@ -50,6 +48,13 @@ export const createOfferBody = z
   .strictObject({
     ...offerCommon,
     mode: z.enum(offerModes),
+    /** What a purchase counts: calls (default) or answered seconds. */
+    unit: z.enum(purchaseUnits).optional(),
+    /** unit call (required). */
+    callsRequired: z.int().min(1).max(MAX_CALLS_REQUIRED).optional(),
+    minCallSeconds: z.int().min(0).max(600).optional(),
+    /** unit second (required): answered seconds a purchase needs, over any number of calls. */
+    secondsRequired: z.int().min(MIN_SECONDS_REQUIRED).max(MAX_SECONDS_REQUIRED).optional(),
     purchaseTtlSeconds: z.int().min(10).max(604800).optional(),
     holdSeconds: z.int().min(10).max(86400).optional(),
     maxHoldSeconds: z.int().min(10).max(86400).optional(),
@@ -60,6 +65,14 @@ export const createOfferBody = z
   .superRefine((o, ctx) => {
     const need = (field: keyof typeof o) => ctx.addIssue({ code: 'custom', path: [field], message: `required when mode is ${o.mode}` });
     const refuse = (field: keyof typeof o) => ctx.addIssue({ code: 'custom', path: [field], message: `not used when mode is ${o.mode}` });
+    const unit = o.unit ?? 'call';
+    for (const f of unit === 'call' ? (['callsRequired', 'minCallSeconds'] as const) : (['secondsRequired'] as const)) {
+      if (o[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: `required when unit is ${unit}` });
+    }
+    for (const f of unit === 'call' ? (['secondsRequired'] as const) : (['callsRequired', 'minCallSeconds'] as const)) {
+      if (o[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `not used when unit is ${unit}` });
+    }
+    if (o.mode === 'access_code' && unit === 'second') ctx.addIssue({ code: 'custom', path: ['unit'], message: 'access_code offers count calls: unit must be call' });
     if (o.mode !== 'access_code') for (const f of ['codeTtlSeconds', 'formulaWindowSeconds'] as const) if (o[f] !== undefined) refuse(f);
     if (o.mode === 'access_code') {
       for (const f of ['purchaseTtlSeconds', 'holdSeconds', 'maxHoldSeconds', 'quarantineSeconds'] as const) if (o[f] !== undefined) refuse(f);
@@ -184,7 +197,7 @@ export const problemResponse = z
     expiredAt: time().optional().meta({ description: '410 code-expired: when the code expired.' }),
     expiresAt: time().optional().meta({ description: '409 hold-at-maximum: the end of the hold, which cannot move further.' }),
     reason: z
-      .enum(['already_credited', 'not_lost', 'not_answered', 'purchase_completed', 'purchase_cancelled', 'purchase_pending', 'purchase_expired'])
+      .enum(['already_credited', 'not_lost', 'not_answered', 'purchase_completed', 'purchase_cancelled', 'purchase_pending', 'purchase_expired', 'per_second_purchase'])
       .optional()
       .meta({ description: '409 call-not-creditable: why the call cannot be credited.' }),
     purchaseId: uuid().optional().meta({ description: "409 call-not-creditable: the call's purchase, when it is the purchase that cannot take it." }),
@@ -232,10 +245,17 @@ const offerResponseCommon = {
   createdAt: time(),
 };
 
+/** Per-second offers add these (absent on per-call offers, which read as before). */
+const perSecondOffer = {
+  unit: z.literal('second').optional().meta({ description: 'Present on per-second offers: purchases count answered seconds (callsRequired is then 1, minCallSeconds 0).' }),
+  secondsRequired: z.int().min(MIN_SECONDS_REQUIRED).max(MAX_SECONDS_REQUIRED).optional().meta({ examples: [300] }),
+};
+
 export const offerResponse = z.discriminatedUnion('mode', [
-  z.strictObject({ ...offerResponseCommon, mode: z.literal('caller_id'), purchaseTtlSeconds: seconds() }),
+  z.strictObject({ ...offerResponseCommon, ...perSecondOffer, mode: z.literal('caller_id'), purchaseTtlSeconds: seconds() }),
   z.strictObject({
     ...offerResponseCommon,
+    ...perSecondOffer,
     mode: z.literal('dynamic_number'),
     holdSeconds: seconds(),
     // Set by every offer the API creates; null (holdSeconds, 0) only in offers stored otherwise.
@@ -285,6 +305,20 @@ export const callListResponse = z.strictObject({
     .meta({ description: 'Newest first.' }),
 });
 
+/**
+ * The seconds of a per-second purchase (offer unit second), present only on those: per-call
+ * purchases read exactly as before. Their calls fields then say 1 call, counted at completion.
+ */
+const perSecondPurchase = () => {
+  const secondsField = () => z.int().min(0).max(MAX_SECONDS_REQUIRED).optional();
+  return {
+    unit: z.literal('second').optional().meta({ description: 'Present on per-second purchases only.' }),
+    secondsRequired: secondsField().meta({ description: 'Answered seconds the purchase needs.', examples: [300] }),
+    secondsCounted: secondsField().meta({ description: 'Answered seconds credited so far, over all calls (credited every 5 s during a call).', examples: [125] }),
+    secondsRemaining: secondsField().meta({ examples: [175] }),
+  };
+};
+
 export const purchaseResponse = z.strictObject({
   id: uuid(),
   offerId: uuid(),
@@ -299,6 +333,7 @@ export const purchaseResponse = z.strictObject({
   createdAt: time(),
   expiresAt: time().meta({ description: 'caller_id: end of the purchase; dynamic_number: end of the hold.' }),
   completedAt: time().nullable(),
+  ...perSecondPurchase(),
 });
 
 /** POST /v1/admin/calls/{id}/credit: the credit, as the audit trail keeps it, and the purchase after it. */
@@ -333,6 +368,7 @@ export const clientPurchaseResponse = z.strictObject({
   expiresAt: time(),
   completedAt: time().nullable(),
   callInProgress: z.boolean(),
+  ...perSecondPurchase(),
   lastEventId: z.int().min(0).meta({ description: 'Resume the event stream after this id (0: none yet).' }),
   language: z.enum(languages),
   priceLine: z.string().nullable(),
@@ -349,6 +385,7 @@ export const purchaseLiveEvent = z.strictObject({
   numberToCall: e164(),
   expiresAt: time(),
   completedAt: time().nullable(),
+  ...perSecondPurchase(),
 });
 
 export const allowedOriginsResponse = z.strictObject({ origins: z.array(z.string()) });
@@ -381,7 +418,7 @@ export const deliveryListResponse = z.strictObject({
 
 /** Each webhook event type with what it means; the compiler checks that it names every WebhookEventType. */
 const webhookEventTypes = {
-  'purchase.progress': 'a call was counted',
+  'purchase.progress': 'a call was counted, or answered seconds were credited (per-second purchases: at most every 10 s, and at each hang-up)',
   'purchase.completed': 'the last call was counted',
   'purchase.expired': 'the purchase expired',
   'purchase.cancelled': 'the merchant cancelled the purchase',

@@ -15,7 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { callOutcomes, languages, offerModes, purchaseStatuses } from '../domain/index.js';
+import { callOutcomes, languages, offerModes, purchaseStatuses, purchaseUnits } from '../domain/index.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -42,6 +42,10 @@ export const offers = pgTable(
     mode: text('mode', { enum: offerModes }).notNull(),
     callsRequired: integer('calls_required').notNull(),
     minCallSeconds: integer('min_call_seconds').notNull(),
+    /** What a purchase counts: calls (callsRequired, minCallSeconds) or answered seconds. */
+    unit: text('unit', { enum: purchaseUnits }).notNull().default('call'),
+    /** unit 'second': answered seconds a purchase needs (null for unit 'call'). */
+    secondsRequired: integer('seconds_required'),
     /** caller_id: how long a purchase stays pending (null in dynamic_number mode). */
     purchaseTtlSeconds: integer('purchase_ttl_seconds'),
     /** dynamic_number: how long a number is lent to one visitor, and /extend's step. */
@@ -82,6 +86,9 @@ export const offers = pgTable(
     check('offers_formula_window', sql`${t.formulaWindowSeconds} between 60 and 2678400`),
     check('offers_max_hold', sql`${t.maxHoldSeconds} is null or ${t.maxHoldSeconds} >= ${t.holdSeconds}`),
     check('offers_quarantine', sql`${t.quarantineSeconds} is null or ${t.quarantineSeconds} between 0 and 86400`),
+    // A per-second offer says how many seconds, and only it does.
+    check('offers_seconds_by_unit', sql`(${t.secondsRequired} is not null) = (${t.unit} = 'second')`),
+    check('offers_seconds_required', sql`${t.secondsRequired} is null or ${t.secondsRequired} between 1 and 3600`),
   ],
 );
 
@@ -129,6 +136,11 @@ export const purchases = pgTable(
     callsRequired: integer('calls_required').notNull(),
     callsCounted: integer('calls_counted').notNull().default(0),
     minCallSeconds: integer('min_call_seconds').notNull(),
+    /** Copied from the offer: unit 'second' counts answered seconds, not calls. */
+    unit: text('unit', { enum: purchaseUnits }).notNull().default('call'),
+    secondsRequired: integer('seconds_required'),
+    /** unit 'second': answered seconds credited so far, over all its calls. */
+    secondsCounted: integer('seconds_counted').notNull().default(0),
     language: text('language', { enum: languages }).notNull(),
     createdAt: createdAt(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
@@ -137,6 +149,9 @@ export const purchases = pgTable(
   },
   (t) => [
     check('purchases_counted', sql`${t.callsCounted} between 0 and ${t.callsRequired}`),
+    check('purchases_seconds_by_unit', sql`(${t.secondsRequired} is not null) = (${t.unit} = 'second')`),
+    // Never more seconds than the purchase needs: the caller never pays for a surplus.
+    check('purchases_seconds_counted', sql`${t.secondsCounted} >= 0 and ${t.secondsCounted} <= coalesce(${t.secondsRequired}, 0)`),
     // A caller holds at most one pending purchase per number: this is what makes the caller ID
     // on a dialed number point to exactly one purchase. Enforced here, not only in code, so it
     // holds across several API processes.
@@ -169,6 +184,8 @@ export const calls = pgTable(
     countedAt: timestamp('counted_at', { withTimezone: true }),
     endedAt: timestamp('ended_at', { withTimezone: true }),
     answeredSeconds: integer('answered_seconds'),
+    /** unit 'second': seconds this call has credited so far (periodic credits + the final one). */
+    secondsCredited: integer('seconds_credited').notNull().default(0),
     hangupCause: integer('hangup_cause'),
     hangupCauseText: text('hangup_cause_text'),
   },
@@ -227,6 +244,7 @@ export const purchaseEventTypes = [
   'call_started', // a call for this purchase was answered: "call in progress"
   'call_ended', // an answered call ended without being counted (too short, lost)
   'call_counted',
+  'seconds_credited', // unit 'second': answered seconds credited (at most one every 10 s, and at hang-up)
   'completed',
   'expired',
   'cancelled',

@@ -5,8 +5,9 @@
 // The rule that matters: a premium call is billed once answered, so we answer only a call we
 // can credit. Every other call is refused unanswered (early media prompt, then hang-up).
 import { canFollowCaller } from './access-code.js';
+import { secondsRemaining } from './per-second.js';
 import { callsRemaining, type CallTally } from './purchase.js';
-import { isRefusal, type CallOutcome, type Language, type OfferMode, type PurchaseStatus, type RefusalOutcome } from './vocabulary.js';
+import { isRefusal, type CallOutcome, type Language, type OfferMode, type PurchaseStatus, type PurchaseUnit, type RefusalOutcome } from './vocabulary.js';
 
 /** What the IVR knows about a new channel, numbers already normalised (null: unusable). */
 export interface CallFacts {
@@ -37,6 +38,11 @@ export interface PurchaseAtCall extends CallTally {
   callsInProgress: number;
   minCallSeconds: number;
   language: Language;
+  /** What the purchase counts (absent: calls). */
+  unit?: PurchaseUnit;
+  /** unit 'second': the seconds it needs and has. */
+  secondsRequired?: number | null;
+  secondsCounted?: number;
 }
 
 /** What the call decision needs to know besides the call itself. */
@@ -59,6 +65,10 @@ export interface Answer {
   callsRemaining: number;
   /** Sound to play as free early media before answering (null: none, the carrier plays it). */
   priceAnnouncement: string | null;
+  /** 'second': the call pays seconds (ivr/scripts/pay-per-second.ts); absent: one call. */
+  unit?: PurchaseUnit;
+  /** unit 'second': seconds the purchase needs when the call is answered. */
+  secondsRemaining?: number;
 }
 
 /** Refuse the call unanswered: explain it as early media, then hang up. */
@@ -121,6 +131,7 @@ export function decideCall(facts: CallFacts, context: CallContext, defaultLangua
     return { action: 'reject', outcome: 'no_purchase', language: p?.language ?? numberLanguage };
   }
   if (p.status === 'expired') return { action: 'reject', outcome: 'expired', language: p.language };
+  if (p.unit === 'second') return decidePerSecond(p, context.number.priceAnnouncement);
   const remaining = callsRemaining(p);
   // Calls already answered for this purchase may complete it: answering one more could bill a
   // call that can no longer be credited.
@@ -135,12 +146,36 @@ export function decideCall(facts: CallFacts, context: CallContext, defaultLangua
   };
 }
 
+/**
+ * A pending per-second purchase. One call at a time: a second simultaneous call is refused
+ * unanswered (call_in_progress). Under the purchase lock the rule is exact: the call under way
+ * holds every remaining second, so a second one could only be billed for seconds the purchase
+ * cannot take.
+ */
+function decidePerSecond(p: PurchaseAtCall, priceAnnouncement: string | null): Admission {
+  const remaining = secondsRemaining({ secondsRequired: p.secondsRequired ?? 0, secondsCounted: p.secondsCounted ?? 0 });
+  if (remaining <= 0) return { action: 'reject', outcome: 'no_purchase', language: p.language };
+  if (p.callsInProgress > 0) return { action: 'reject', outcome: 'call_in_progress', language: p.language };
+  return {
+    action: 'answer',
+    purchaseId: p.id,
+    language: p.language,
+    minCallSeconds: p.minCallSeconds,
+    callsRemaining: callsRemaining(p),
+    priceAnnouncement,
+    unit: 'second',
+    secondsRemaining: remaining,
+  };
+}
+
 /** What a recorded call resumes against: its purchase now, and its dialed number's language. */
 export interface ResumeContext {
   /** Language of the dialed number's offer; null when it belongs to no offer (or no longer). */
   numberLanguage: Language | null;
   /** The purchase the call was recorded against, null if none. */
-  purchase: (CallTally & { id: string; minCallSeconds: number; language: Language; mode?: OfferMode }) | null;
+  purchase:
+    | (CallTally & { id: string; minCallSeconds: number; language: Language; mode?: OfferMode; unit?: PurchaseUnit; secondsRequired?: number | null; secondsCounted?: number })
+    | null;
 }
 
 /**
@@ -158,6 +193,10 @@ export function resumeCall(recorded: CallOutcome, context: ResumeContext, defaul
   // Counted (or otherwise settled) while we were away: only the goodbye is left.
   if (recorded !== 'in_progress') return { action: 'conclude', language, callsRemaining: remaining };
   // Still to count. The price was announced, if at all, the first time.
-  const action = p.mode === 'access_code' ? 'answer_for_code' : 'answer';
-  return { action, purchaseId: p.id, language, minCallSeconds: p.minCallSeconds, callsRemaining: remaining, priceAnnouncement: null };
+  if (p.mode === 'access_code') {
+    return { action: 'answer_for_code', purchaseId: p.id, language, minCallSeconds: p.minCallSeconds, callsRemaining: remaining, priceAnnouncement: null };
+  }
+  const answer: Answer = { action: 'answer', purchaseId: p.id, language, minCallSeconds: p.minCallSeconds, callsRemaining: remaining, priceAnnouncement: null };
+  if (p.unit !== 'second') return answer;
+  return { ...answer, unit: 'second', secondsRemaining: secondsRemaining({ secondsRequired: p.secondsRequired ?? 0, secondsCounted: p.secondsCounted ?? 0 }) };
 }

@@ -3,5 +3,6 @@
 export * from './vocabulary.js';
 export * from './purchase.js';
 export * from './call-decision.js';
+export * from './per-second.js';
 export * from './prompts.js';
 export * from './access-code.js';

@@ -18,6 +18,11 @@ export interface PurchaseView {
   createdAt: string;
   expiresAt: string;
   completedAt: string | null;
+  /** Present only on a per-second purchase (offer unit 'second'). */
+  unit?: 'second';
+  secondsRequired?: number;
+  secondsCounted?: number;
+  secondsRemaining?: number;
 }
 
 export interface CallTally {

@@ -14,6 +14,13 @@ export type Language = (typeof languages)[number];
 export const offerModes = ['caller_id', 'dynamic_number', 'access_code'] as const;
 export type OfferMode = (typeof offerModes)[number];
 
+/**
+ * What a purchase counts: answered calls (each lasting the offer's minimum), or answered
+ * seconds (billed time from the answer, accumulated over any number of calls).
+ */
+export const purchaseUnits = ['call', 'second'] as const;
+export type PurchaseUnit = (typeof purchaseUnits)[number];
+
 /** Stored status of a purchase; see effectiveStatus for what a reader must show. */
 export const purchaseStatuses = ['pending', 'completed', 'expired', 'cancelled'] as const;
 export type PurchaseStatus = (typeof purchaseStatuses)[number];

@@ -7,6 +7,7 @@ import type { PurchaseView } from './purchase.js';
 /** Webhook event type for each purchase event that merchants are told about. */
 const typeByPurchaseEvent = {
   call_counted: 'purchase.progress',
+  seconds_credited: 'purchase.progress',
   completed: 'purchase.completed',
   expired: 'purchase.expired',
   cancelled: 'purchase.cancelled',

@@ -21,6 +21,7 @@ import { Call, sleep, type ChannelEnd } from './call.js';
 import { accessCode } from './scripts/access-code.js';
 import { conclude } from './scripts/conclude.js';
 import { payPerCall } from './scripts/pay-per-call.js';
+import { payPerSecond } from './scripts/pay-per-second.js';
 import { refuse } from './scripts/refuse.js';
 import { TelephonyError, type HangupInfo, type IncomingCall, type Telephony } from './telephony.js';
 
@@ -156,6 +157,7 @@ export class CallFlow {
       case 'reject':
         return refuse(call, plan);
       case 'answer':
+        if (plan.unit === 'second') return payPerSecond(call, plan, this.db, opts);
         return payPerCall(call, plan, this.db, opts);
       case 'answer_for_code':
         return accessCode(call, plan, this.db, opts);

@@ -34,6 +34,12 @@ PROMPTS=(
   "code-again|Je répète :|I repeat:"
   "code-repeat-star|Pour réécouter votre code, appuyez sur étoile.|To hear your code again, press star."
   "code-goodbye|Notez bien votre code. Merci, à bientôt.|Please write down your code. Thank you, goodbye."
+  "time-remaining|Temps restant :|Time remaining:"
+  "minute|minute|minute"
+  "minutes|minutes|minutes"
+  "second|seconde|second"
+  "seconds|secondes|seconds"
+  "seconds-confirmed|Achat confirmé, merci.|Purchase confirmed, thank you."
   "service-unavailable|Service momentanément indisponible. Cet appel ne vous est pas facturé. Veuillez rappeler plus tard.|Service temporarily unavailable. This call is not charged. Please call again later."
 )
 

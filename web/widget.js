@@ -17,14 +17,19 @@
     fr: {
       label: 'Paiement par appel', done: 'Appels validés', call: 'Appelez le', load: 'Chargement…', live: 'Appel en cours…', paid: 'Payé ✓',
       expired: 'Délai dépassé : cet achat a expiré.', cancelled: 'Achat annulé.', error: 'Paiement indisponible.',
-      rem: function (n) { return 'Il vous reste ' + n + (n > 1 ? ' appels' : ' appel'); }
+      rem: function (n) { return 'Il vous reste ' + n + (n > 1 ? ' appels' : ' appel'); },
+      secs: 'Temps validé', sec: function (n) { return 'Il reste ' + mmss(n) + ' d’appel'; }
     },
     en: {
       label: 'Pay by phone call', done: 'Calls counted', call: 'Call', load: 'Loading…', live: 'Call in progress…', paid: 'Paid ✓',
       expired: 'Time is up: this purchase expired.', cancelled: 'Purchase cancelled.', error: 'Payment unavailable.',
-      rem: function (n) { return n + (n > 1 ? ' calls remaining' : ' call remaining'); }
+      rem: function (n) { return n + (n > 1 ? ' calls remaining' : ' call remaining'); },
+      secs: 'Time counted', sec: function (n) { return mmss(n) + ' of calling remaining'; }
     }
   };
+
+  /** 125 → "2:05": a per-second purchase shows minutes and seconds. */
+  function mmss(n) { n = Math.max(0, n | 0); return Math.floor(n / 60) + ':' + ('0' + (n % 60)).slice(-2); }
 
   if (!document.getElementById('sanscode-style')) {
     var st = document.createElement('style');
@@ -77,14 +82,16 @@
     num.textContent = nat;
     price.textContent = s.priceLine || '';
     price.hidden = !s.priceLine;
-    bar.max = s.callsRequired || 1;
-    bar.value = s.callsCounted || 0;
-    bar.setAttribute('aria-label', L.done);
+    // A per-second purchase (unit "second") counts seconds instead of calls.
+    var perSecond = s.unit === 'second';
+    bar.max = (perSecond ? s.secondsRequired : s.callsRequired) || 1;
+    bar.value = (perSecond ? s.secondsCounted : s.callsCounted) || 0;
+    bar.setAttribute('aria-label', perSecond ? L.secs : L.done);
     call.hidden = s.status !== 'pending';
     if (s.status === 'completed') show(L.paid, 'paid');
     else if (s.status === 'expired' || s.status === 'cancelled') show(L[s.status], s.status);
-    else if (s.callInProgress) show(L.live, 'live');
-    else show(L.rem(s.callsRemaining), 'pending');
+    else if (s.callInProgress) show(perSecond ? L.live + ' ' + L.sec(s.secondsRemaining) : L.live, 'live');
+    else show(perSecond ? L.sec(s.secondsRemaining) : L.rem(s.callsRemaining), 'pending');
   }
 
   function emit(name) {

@@ -53,8 +53,10 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
       merchantId: o.merchantId,
       name: o.name,
       mode: o.mode,
-      callsRequired: o.callsRequired,
-      minCallSeconds: o.minCallSeconds,
+      // A per-second purchase is one "call" (counted at completion) of secondsRequired seconds.
+      ...(o.unit === 'second'
+        ? { unit: 'second' as const, secondsRequired: o.secondsRequired!, callsRequired: 1, minCallSeconds: 0 }
+        : { unit: 'call' as const, callsRequired: o.callsRequired!, minCallSeconds: o.minCallSeconds! }),
       language: o.language,
       priceLine: o.priceLine ?? null,
       numbers: [...new Set(numbers.map((n) => n.e164!))],
@@ -149,6 +151,7 @@ function offerJson(o: OfferView): OfferResponse {
     language: o.language,
     priceLine: o.priceLine,
     createdAt: o.createdAt.toISOString(),
+    ...(o.unit === 'second' && o.secondsRequired !== null ? { unit: 'second' as const, secondsRequired: o.secondsRequired } : {}),
   };
   switch (o.mode) {
     case 'caller_id':

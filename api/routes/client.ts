@@ -50,6 +50,9 @@ export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEv
       expiresAt: purchase.expiresAt,
       completedAt: purchase.completedAt,
       callInProgress: last?.data.callInProgress ?? false,
+      ...(purchase.unit === 'second'
+        ? { unit: purchase.unit, secondsRequired: purchase.secondsRequired, secondsCounted: purchase.secondsCounted, secondsRemaining: purchase.secondsRemaining }
+        : {}),
       lastEventId: last?.id ?? 0,
       language: offer.language,
       priceLine: offer.priceLine,

@@ -17,6 +17,7 @@ import {
 import type { Database } from '../client.js';
 import { accessCodes, calls, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallRow } from '../schema.js';
 import { formulaForCall, issueCode } from './codes.js';
+import { finalSecondsCredit } from './seconds.js';
 import { endPurchase, purchaseById, purchaseWithClock, recordEvent, releaseNumber, toPurchaseView, type PurchaseWithClock, type Tx } from './shared.js';
 
 export interface AdmitOptions {
@@ -59,6 +60,9 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
         callsInProgress: n,
         minCallSeconds: purchase.minCallSeconds,
         language: purchase.language,
+        unit: purchase.unit,
+        secondsRequired: purchase.secondsRequired,
+        secondsCounted: purchase.secondsCounted,
       };
     }
     const admission = decideCall(facts, context, opts.defaultLanguage);
@@ -187,12 +191,20 @@ export async function endCall(
     if (!call || call.endedAt) return { call: null, count: null };
     let count: CountResult | null = null;
     let outcome: CallOutcome = call.outcome;
+    // A per-second call's last seconds (since its last periodic credit) are credited here.
+    let secondsProgress = false;
     if (call.outcome === 'in_progress') {
       if (hangup.lost) outcome = 'lost';
       else if (!call.answeredAt) outcome = 'abandoned';
       else {
-        count = await creditIfLongEnough(tx, call);
-        outcome = count.counted ? 'counted' : 'too_short';
+        const perSecond = await finalSecondsCredit(tx, call);
+        if (perSecond) {
+          outcome = perSecond.outcome;
+          secondsProgress = perSecond.progress;
+        } else {
+          count = await creditIfLongEnough(tx, call);
+          outcome = count.counted ? 'counted' : 'too_short';
+        }
       }
     }
     const [ended] = await tx
@@ -209,6 +221,8 @@ export async function endCall(
     // An answered call that ends uncounted: the page stops showing "call in progress".
     if (call.answeredAt && call.purchaseId && (outcome === 'too_short' || outcome === 'lost')) {
       await recordEvent(tx, call.purchaseId, 'call_ended', call.id);
+    } else if (secondsProgress && call.purchaseId) {
+      await recordEvent(tx, call.purchaseId, 'seconds_credited', call.id);
     }
     return { call: ended ?? null, count };
   });

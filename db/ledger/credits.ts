@@ -67,6 +67,14 @@ export async function creditLostCall(db: Database, call: string, request: Credit
       throw new LedgerError('call_not_creditable', `Call ${row.channelId} was never answered, so never billed.`, { reason: 'not_answered' });
     }
     const [purchase] = await tx.select(purchaseWithClock).from(purchases).where(eq(purchases.id, row.purchaseId)).for('update');
+    // A per-second purchase counts seconds, not calls: its lost call already kept the seconds
+    // credited every few seconds, and a whole call cannot stand for the rest.
+    if (purchase!.unit === 'second') {
+      throw new LedgerError('call_not_creditable', `Purchase ${purchase!.id} counts seconds: a lost call keeps the seconds credited while it lasted.`, {
+        reason: 'per_second_purchase',
+        purchaseId: purchase!.id,
+      });
+    }
     const status = effectiveStatus(purchase!);
     if (status === 'completed' || status === 'cancelled' || purchase!.callsCounted >= purchase!.callsRequired) {
       throw new LedgerError(

@@ -11,6 +11,7 @@ export * from './offers.js';
 export * from './purchases.js';
 export * from './lending.js';
 export * from './calls.js';
+export * from './seconds.js';
 export * from './events.js';
 export * from './webhooks.js';
 export * from './app-state.js';

@@ -1,7 +1,7 @@
 // Operator provisioning: offers with their premium numbers, and how each number is announced.
 // Merchants are in merchants.ts.
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import type { Language, OfferMode } from '../../domain/index.js';
+import type { Language, OfferMode, PurchaseUnit } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { merchants, numberSettings, offerNumbers, offers, type Offer } from '../schema.js';
 import { LedgerError } from './shared.js';
@@ -12,6 +12,9 @@ export interface NewOffer {
   mode: OfferMode;
   callsRequired: number;
   minCallSeconds: number;
+  /** What a purchase counts (default 'call'); 'second' takes secondsRequired. */
+  unit?: PurchaseUnit;
+  secondsRequired?: number | null;
   /** E.164 premium numbers, already normalised and de-duplicated. */
   numbers: string[];
   /** caller_id only: how long a purchase stays pending. */
@@ -70,6 +73,8 @@ export async function createOffer(db: Database, input: NewOffer): Promise<OfferV
         codeTtlSeconds: fields.codeTtlSeconds ?? null,
         formulaWindowSeconds: fields.formulaWindowSeconds ?? null,
         priceLine: fields.priceLine ?? null,
+        unit: fields.unit ?? 'call',
+        secondsRequired: fields.secondsRequired ?? null,
       })
       .returning();
     await tx.insert(offerNumbers).values(numbers.map((number) => ({ offerId: offer!.id, number })));

@@ -81,6 +81,8 @@ async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase):
       numberToCall,
       callsRequired: offer.callsRequired,
       minCallSeconds: offer.minCallSeconds,
+      unit: offer.unit,
+      secondsRequired: offer.secondsRequired,
       language: offer.language,
       expiresAt: sql`now() + make_interval(secs => ${purchaseLifetimeSeconds(offer)})`,
     })

@@ -1,7 +1,7 @@
 // Pieces the ledger's modules share: the transaction type, the refusal error, the purchase
 // view (with the database's clock), and the two writes every module needs.
 import { and, eq, getTableColumns, isNotNull, sql } from 'drizzle-orm';
-import { callsRemaining, effectiveStatus, type PurchaseView } from '../../domain/index.js';
+import { callsRemaining, effectiveStatus, secondsRemaining, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { calls, numberLendings, purchaseEvents, purchases, type PurchaseEventType, type PurchaseRow } from '../schema.js';
 import { queueWebhook } from './webhooks.js';
@@ -48,7 +48,7 @@ export const purchaseWithClock = {
 export type PurchaseWithClock = PurchaseRow & { lapsed: boolean; dbNowSeconds: number };
 
 export function toPurchaseView(p: PurchaseWithClock): PurchaseView {
-  return {
+  const view: PurchaseView = {
     id: p.id,
     offerId: p.offerId,
     mode: p.mode,
@@ -63,6 +63,10 @@ export function toPurchaseView(p: PurchaseWithClock): PurchaseView {
     expiresAt: p.expiresAt.toISOString(),
     completedAt: p.completedAt?.toISOString() ?? null,
   };
+  // Per-call purchases read exactly as before; per-second ones add their seconds.
+  if (p.unit !== 'second' || p.secondsRequired === null) return view;
+  const tally = { secondsRequired: p.secondsRequired, secondsCounted: p.secondsCounted };
+  return { ...view, unit: 'second', ...tally, secondsRemaining: secondsRemaining(tally) };
 }
 
 export async function purchaseById(tx: Tx, id: string): Promise<PurchaseWithClock> {

@@ -15,7 +15,7 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export type Scenario = 'uac-answered-wait-bye' | 'uac-answered-hangup' | 'uac-not-answered' | 'uac-chaos-hangup' | 'uac-chaos-cancel' | 'uac-code-star';
+export type Scenario = 'uac-answered-wait-bye' | 'uac-answered-hangup' | 'uac-not-answered' | 'uac-chaos-hangup' | 'uac-chaos-cancel' | 'uac-code-star' | 'uac-timed';
 
 /** How a chaos scenario's call ended, as the caller saw it (its caller-saw.txt). */
 export type CallerSaw = 'refused' | 'caller-bye' | 'ivr-bye';
@@ -26,6 +26,8 @@ export interface CallResult {
   errors: string;
   /** uac-chaos-*: how the call ended for the caller (null: the scenario said nothing). */
   saw: CallerSaw | null;
+  /** uac-timed: seconds from the answer (200 OK acknowledged) to the BYE, as the caller saw them. */
+  sipSeconds: number | null;
 }
 
 export interface CallOptions {
@@ -33,7 +35,7 @@ export interface CallOptions {
   dialed: string;
   /** Caller ID sent in From; 'anonymous' sends a withheld caller. */
   caller: string;
-  /** uac-answered-hangup, uac-chaos-hangup: how long the caller stays after the answer;
+  /** uac-answered-hangup, uac-chaos-hangup, uac-timed: how long the caller stays after the answer;
    *  uac-chaos-cancel: how long after the first 183 the caller cancels. */
   holdMs?: number;
   /** Local SIP port (default: a new one per call). Concurrent calls need distinct ports. */
@@ -86,6 +88,9 @@ export async function placeCall(opts: CallOptions): Promise<CallResult> {
   const read = (name: string) => (existsSync(path.join(dir, name)) ? readFileSync(path.join(dir, name), 'utf8') : '');
   const errors = [read('errors.log'), read('stderr.log')].join('\n').trim();
   const saw = read('caller-saw.txt').trim().split('\n').at(-1);
+  const answeredAt = Number.parseFloat(read('answered-at.txt'));
+  const endedAt = Number.parseFloat(read('ended-at.txt'));
+  const sipSeconds = Number.isFinite(answeredAt) && Number.isFinite(endedAt) ? endedAt - answeredAt : null;
   rmSync(dir, { recursive: true, force: true });
-  return { exitCode, errors: errors.slice(-4000), saw: saw === 'refused' || saw === 'caller-bye' || saw === 'ivr-bye' ? saw : null };
+  return { exitCode, errors: errors.slice(-4000), saw: saw === 'refused' || saw === 'caller-bye' || saw === 'ivr-bye' ? saw : null, sipSeconds };
 }

@@ -32,10 +32,11 @@ describe('webhook events', () => {
     expect(body).toBe(`{"id":"evt_42","type":"purchase.completed","createdAt":"2026-01-01T00:05:00.123Z","data":${JSON.stringify(purchase)}}`);
   });
 
-  it('tells merchants about counted calls and the three endings, and nothing else', () => {
+  it('tells merchants about counted calls, credited seconds and the three endings, and nothing else', () => {
     const told = purchaseEventTypes.map((t) => [t, webhookTypeOf(t)]).filter(([, w]) => w !== null);
     expect(Object.fromEntries(told)).toEqual({
       call_counted: 'purchase.progress',
+      seconds_credited: 'purchase.progress',
       completed: 'purchase.completed',
       expired: 'purchase.expired',
       cancelled: 'purchase.cancelled',
