@@ -2,10 +2,13 @@
 // number is bounded per purchase and per process. The streams of a purchase share one read of
 // the event log per wake-up, each stream getting exactly what it misses.
 import { sql } from 'drizzle-orm';
+import type { Response } from 'express';
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApi, liveStats } from '../../api/app.js';
+import { PurchaseEventHub } from '../../api/live.js';
 import { EVENTS_CHANNEL, countCall, endCall, eventsSince } from '../../db/ledger/index.js';
 import { simulateCall } from '../support/calls.js';
 import { ADMIN } from '../support/constants.js';
@@ -236,5 +239,51 @@ describe('streams of one purchase', () => {
       for (const s of open) s.close();
       await http.close();
     }
+  });
+});
+
+describe('a slow client', () => {
+  /** A response whose socket buffer is full (`write` answers false) or not, recording what it is given. */
+  function fakeResponse(bufferFull: boolean) {
+    const res = Object.assign(new EventEmitter(), { destroyed: false, writableEnded: false, socket: null, written: [] as string[] });
+    return Object.assign(res, {
+      write: (chunk: string) => {
+        res.written.push(chunk);
+        return !bufferFull;
+      },
+    });
+  }
+  const ids = (chunks: string[]) => [...chunks.join('').matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+
+  it('is skipped while its buffer is full, without holding up the others, and catches up on drain', async () => {
+    const { http, purchases, answerCall } = await setUp(undefined, 1);
+    await http.close();
+    const p = purchases[0]!;
+    const hub = new PurchaseEventHub(t.listen, pino({ level: 'silent' }), { heartbeatMs: 600_000 });
+    const slow = fakeResponse(true);
+    const fast = fakeResponse(false);
+    const leaveSlow = hub.join(t.db, p.id, slow as unknown as Response, 0);
+    const leaveFast = hub.join(t.db, p.id, fast as unknown as Response, 0);
+    try {
+      await hub.catchUp(p.id);
+      const created = (await eventsSince(t.db, p.id, 0)).map((e) => e.id);
+      expect([ids(slow.written), ids(fast.written)]).toEqual([created, created]);
+
+      await answerCall(0); // new events while the slow client's buffer is full
+      await hub.catchUp(p.id);
+      const all = (await eventsSince(t.db, p.id, 0)).map((e) => e.id);
+      expect(all.length).toBeGreaterThan(created.length);
+      expect(ids(fast.written)).toEqual(all);
+      expect(ids(slow.written)).toEqual(created);
+
+      slow.emit('drain'); // its buffer emptied: it gets what it missed, once
+      await waitFor('the catch-up read to end', () => hub.stats().reads === 0 && ids(slow.written).length === all.length);
+      expect(ids(slow.written)).toEqual(all);
+      expect(ids(fast.written)).toEqual(all);
+    } finally {
+      leaveSlow();
+      leaveFast();
+    }
+    expect(hub.stats()).toEqual({ streams: 0, subscriptions: 0, timers: 0, reads: 0 });
   });
 });
