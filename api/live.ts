@@ -1,15 +1,14 @@
 // Live purchase updates as Server-Sent Events. The IVR (or any process) writes events in the
-// ledger, which NOTIFYs; every API process LISTENs once and wakes the streams of that purchase,
-// which read what they have not sent yet from the event log. Event ids are purchase_events ids,
-// so a client reconnecting with Last-Event-ID misses nothing, whichever process it reaches.
+// ledger, which NOTIFYs; every API process LISTENs once and wakes the feed of that purchase,
+// which reads the event log once for all its streams and gives each stream what it has not
+// sent yet. Event ids are purchase_events ids, so a client reconnecting with Last-Event-ID
+// misses nothing, whichever process it reaches.
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { liveStreams } from '../core/metrics.js';
 import type { Database, DbHandle } from '../db/client.js';
 import { EVENTS_CHANNEL, eventsSince, type StoredEvent } from '../db/ledger/index.js';
 import { HttpProblem } from './problem.js';
-
-type Wake = () => void;
 
 export interface StreamOptions {
   /** Comment line + catch-up read, so proxies keep the connection and a lost NOTIFY heals. */
@@ -24,24 +23,50 @@ export interface StreamOptions {
 export interface LiveStats {
   /** Streams admitted and not yet closed. */
   streams: number;
-  /** Wake-ups registered for NOTIFYs. */
+  /** Streams registered in a purchase's feed, woken by its NOTIFYs. */
   subscriptions: number;
-  /** Heartbeat timers running. */
+  /** Heartbeat timers running: one per purchase with streams in this process. */
   timers: number;
-  /** Event-log reads under way. */
+  /** Event-log reads under way: at most one per purchase. */
   reads: number;
 }
 
 /** Seconds a client is asked to wait when the process has no stream to spare. */
 const STREAMS_FULL_RETRY_SECONDS = 10;
+/** Events per read of the log (eventsSince's page); a full page is followed by another read. */
+const READ_PAGE = 500;
+
+/** One client's stream as its purchase's feed writes to it. */
+interface StreamSink {
+  res: Response;
+  /** The last event id written to this client (or given as Last-Event-ID). */
+  lastId: number;
+  /** Its socket buffer is full: skipped by the feed until 'drain', which wakes the feed again. */
+  blocked: boolean;
+}
+
+/** The streams of one purchase in this process, with their one heartbeat and one read at a time. */
+interface PurchaseFeed {
+  db: Database;
+  sinks: Set<StreamSink>;
+  timer: NodeJS.Timeout | null;
+  reading: Promise<void> | null;
+  again: boolean;
+}
+
+/** One SSE frame per event, serialised once whatever the number of streams. */
+function frame(e: StoredEvent): string {
+  return `id: ${e.id}\nevent: ${sseName(e)}\ndata: ${JSON.stringify(sseData(e))}\n\n`;
+}
 
 /**
- * One LISTEN per process, fanned out to the streams of each purchase. Every resource a stream
- * holds (its slot, its wake-up, its timer, its reads) is taken through the hub, which counts
- * them: stats() shows that nothing outlives its connection.
+ * One LISTEN per process, fanned out to one feed per purchase. A NOTIFY or a heartbeat costs
+ * one read of the log per purchase, whatever its number of streams. Every resource a stream
+ * holds (its slot, its place in the feed, the feed's timer, its reads) is taken through the
+ * hub, which counts them: stats() shows that nothing outlives its connection.
  */
 export class PurchaseEventHub {
-  private readonly wakes = new Map<string, Set<Wake>>();
+  private readonly feeds = new Map<string, PurchaseFeed>();
   private readonly streamsPerPurchase = new Map<string, number>();
   private readonly counts: LiveStats = { streams: 0, subscriptions: 0, timers: 0, reads: 0 };
   private listening: Promise<void> | null = null;
@@ -84,22 +109,55 @@ export class PurchaseEventHub {
     };
   }
 
-  /** Registers a wake-up for the purchase's NOTIFYs at once; call the result once to remove it. */
-  subscribe(purchaseId: string, wake: Wake): () => void {
-    let set = this.wakes.get(purchaseId);
-    if (!set) this.wakes.set(purchaseId, (set = new Set()));
-    set.add(wake);
+  /**
+   * Adds a stream (headers sent) to its purchase's feed, starting the feed's heartbeat if it is
+   * the first; call the result once to remove it (the last one out stops the heartbeat).
+   */
+  join(db: Database, purchaseId: string, res: Response, lastId: number): () => void {
+    let feed = this.feeds.get(purchaseId);
+    if (!feed) this.feeds.set(purchaseId, (feed = { db, sinks: new Set(), timer: null, reading: null, again: false }));
+    const joined = feed;
+    const sink: StreamSink = { res, lastId, blocked: false };
+    joined.sinks.add(sink);
     this.counts.subscriptions += 1;
-    return () => {
-      set.delete(wake);
-      if (set.size === 0 && this.wakes.get(purchaseId) === set) this.wakes.delete(purchaseId);
-      this.counts.subscriptions -= 1;
+    if (!joined.timer) {
+      joined.timer = setInterval(() => this.tick(purchaseId, joined), this.heartbeatMs);
+      this.counts.timers += 1;
+    }
+    // A slow client is skipped while its buffer is full; once it drains, it catches up.
+    const drained = () => {
+      sink.blocked = false;
+      void this.pump(purchaseId, joined);
     };
+    res.on('drain', drained);
+    const leave = () => {
+      res.off('drain', drained);
+      joined.sinks.delete(sink);
+      this.counts.subscriptions -= 1;
+      if (joined.sinks.size > 0) return;
+      if (joined.timer) {
+        clearInterval(joined.timer);
+        joined.timer = null;
+        this.counts.timers -= 1;
+      }
+      // A read under way keeps the feed (one read at a time per purchase); it drops it when done.
+      if (!joined.reading) this.drop(purchaseId, joined);
+    };
+    return leave;
+  }
+
+  /** Reads the log for the purchase's streams now; resolves once they have what was there. */
+  catchUp(purchaseId: string): Promise<void> {
+    const feed = this.feeds.get(purchaseId);
+    return feed ? this.pump(purchaseId, feed) : Promise.resolve();
   }
 
   /** Resolves once LISTEN is active, or has failed (streams then catch up on their heartbeat). */
   ready(): Promise<void> {
-    this.listening ??= this.listen(EVENTS_CHANNEL, (id) => this.wakes.get(id)?.forEach((w) => w())).then(
+    this.listening ??= this.listen(EVENTS_CHANNEL, (id) => {
+      const feed = this.feeds.get(id);
+      if (feed) void this.pump(id, feed);
+    }).then(
       () => undefined,
       (err) => {
         this.log.error({ err }, 'LISTEN failed; streams fall back to polling');
@@ -109,23 +167,62 @@ export class PurchaseEventHub {
     return this.listening;
   }
 
-  /** A stream's heartbeat timer; call the result once to stop it. */
-  heartbeat(tick: () => void): () => void {
-    const timer = setInterval(tick, this.heartbeatMs);
-    this.counts.timers += 1;
-    return () => {
-      clearInterval(timer);
-      this.counts.timers -= 1;
-    };
+  private tick(purchaseId: string, feed: PurchaseFeed): void {
+    for (const sink of feed.sinks) if (!sink.blocked) sink.res.write(': keep-alive\n\n');
+    void this.pump(purchaseId, feed);
   }
 
-  /** Runs a read of the event log, counted while under way. */
-  async read(run: () => Promise<void>): Promise<void> {
+  private drop(purchaseId: string, feed: PurchaseFeed): void {
+    if (this.feeds.get(purchaseId) === feed) this.feeds.delete(purchaseId);
+  }
+
+  /**
+   * One read at a time per purchase; a wake during a read schedules exactly one more. A read
+   * starts from the lowest position among the streams that can take data, and each stream is
+   * written the events after its own position.
+   */
+  private pump(purchaseId: string, feed: PurchaseFeed): Promise<void> {
+    if (feed.sinks.size === 0) return feed.reading ?? Promise.resolve();
+    if (feed.reading) {
+      feed.again = true;
+      return feed.reading;
+    }
     this.counts.reads += 1;
-    try {
-      await run();
-    } finally {
-      this.counts.reads -= 1;
+    feed.reading = (async () => {
+      try {
+        do {
+          feed.again = false;
+          let from = Infinity;
+          for (const sink of feed.sinks) if (!sink.blocked) from = Math.min(from, sink.lastId);
+          if (from === Infinity) break;
+          const events = await eventsSince(feed.db, purchaseId, from, READ_PAGE);
+          if (events.length === READ_PAGE) feed.again = true;
+          this.fanOut(feed, events);
+        } while (feed.again && feed.sinks.size > 0);
+      } catch (err) {
+        this.log.warn({ err, purchaseId }, 'event stream read failed');
+      } finally {
+        feed.reading = null;
+        this.counts.reads -= 1;
+        if (feed.sinks.size === 0) this.drop(purchaseId, feed);
+      }
+    })();
+    return feed.reading;
+  }
+
+  /** Writes each stream its suffix of `events`, never waiting for one: a full buffer skips it. */
+  private fanOut(feed: PurchaseFeed, events: StoredEvent[]): void {
+    if (events.length === 0) return;
+    const frames = events.map(frame);
+    for (const sink of feed.sinks) {
+      if (sink.blocked || connectionGone(sink.res)) continue;
+      // Events are in id order: skip those this stream has, write the rest in one piece.
+      let first = 0;
+      while (first < events.length && events[first]!.id <= sink.lastId) first++;
+      if (first === events.length) continue;
+      const accepted = sink.res.write(first === 0 ? frames.join('') : frames.slice(first).join(''));
+      sink.lastId = events[events.length - 1]!.id;
+      if (!accepted) sink.blocked = true;
     }
   }
 }
@@ -152,9 +249,9 @@ export function sseData(e: StoredEvent) {
   };
 }
 
-/** The client left, or never stayed: its 'close' event has fired already and will not again. */
-function connectionGone(req: Request, res: Response): boolean {
-  return res.destroyed || res.writableEnded || req.socket.destroyed;
+/** The response can no longer be written: the client left or the stream ended. */
+function connectionGone(res: Response): boolean {
+  return res.destroyed || res.writableEnded || res.socket?.destroyed === true;
 }
 
 /**
@@ -163,7 +260,8 @@ function connectionGone(req: Request, res: Response): boolean {
  * released by it, once, whenever the client leaves (even during authentication, before this).
  */
 export async function streamPurchase(req: Request, res: Response, db: Database, hub: PurchaseEventHub, purchaseId: string): Promise<void> {
-  if (connectionGone(req, res)) return;
+  // The client left, or never stayed: its 'close' event has fired already and will not again.
+  if (connectionGone(res) || req.socket.destroyed) return;
   const release: (() => void)[] = [hub.admit(purchaseId)];
   let closed = false;
   const close = () => {
@@ -174,40 +272,7 @@ export async function streamPurchase(req: Request, res: Response, db: Database, 
   res.once('close', close);
 
   const fromHeader = Number(req.get('last-event-id') ?? req.query.lastEventId ?? 0);
-  let lastId = Number.isSafeInteger(fromHeader) && fromHeader > 0 ? fromHeader : 0;
-  let reading: Promise<void> | null = null;
-  let again = false;
-  // One read at a time; a wake during a read schedules exactly one more.
-  const pump = (): Promise<void> => {
-    if (closed) return Promise.resolve();
-    if (reading) {
-      again = true;
-      return reading;
-    }
-    reading = hub
-      .read(async () => {
-        do {
-          again = false;
-          const events = await eventsSince(db, purchaseId, lastId);
-          for (const e of events) {
-            if (closed) return;
-            res.write(`id: ${e.id}\nevent: ${sseName(e)}\ndata: ${JSON.stringify(sseData(e))}\n\n`);
-            lastId = e.id;
-          }
-        } while (again && !closed);
-      })
-      .catch((err) => req.log?.warn({ err }, 'event stream read failed'))
-      .finally(() => (reading = null));
-    return reading;
-  };
-
-  release.push(hub.subscribe(purchaseId, () => void pump()));
-  release.push(
-    hub.heartbeat(() => {
-      res.write(': keep-alive\n\n');
-      void pump();
-    }),
-  );
+  const lastId = Number.isSafeInteger(fromHeader) && fromHeader > 0 ? fromHeader : 0;
   res.status(200).set({
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-store, no-transform',
@@ -216,8 +281,9 @@ export async function streamPurchase(req: Request, res: Response, db: Database, 
   });
   res.flushHeaders();
   res.write('retry: 2000\n\n');
+  release.push(hub.join(db, purchaseId, res, lastId));
 
   // LISTEN before the first read, so that an event written after that read is notified.
   await hub.ready();
-  await pump();
+  if (!closed) await hub.catchUp(purchaseId);
 }

@@ -1,14 +1,34 @@
 // Live streams hold nothing once their client is gone, however early it leaves, and their
-// number is bounded per purchase and per process.
+// number is bounded per purchase and per process. The streams of a purchase share one read of
+// the event log per wake-up, each stream getting exactly what it misses.
+import { sql } from 'drizzle-orm';
+import type { Response } from 'express';
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApi, liveStats } from '../../api/app.js';
+import { PurchaseEventHub } from '../../api/live.js';
+import { EVENTS_CHANNEL, countCall, endCall, eventsSince } from '../../db/ledger/index.js';
+import { simulateCall } from '../support/calls.js';
 import { ADMIN } from '../support/constants.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Http } from '../support/http.js';
 import { openSse, type SseStream } from '../support/sse.js';
 import { waitFor } from '../support/wait.js';
+
+// Counts the event-log reads of each purchase (the real function does the reading).
+const readsOf = new Map<string, number>();
+vi.mock('../../db/ledger/index.js', async (importOriginal) => {
+  const ledger = await importOriginal<typeof import('../../db/ledger/index.js')>();
+  return {
+    ...ledger,
+    eventsSince: (...args: Parameters<typeof ledger.eventsSince>) => {
+      readsOf.set(args[1], (readsOf.get(args[1]) ?? 0) + 1);
+      return ledger.eventsSince(...args);
+    },
+  };
+});
 
 let t: TestDatabase;
 
@@ -37,7 +57,9 @@ async function setUp(stream: Parameters<typeof createApi>[0]['stream'], purchase
     expect(res.status).toBe(201);
     bought.push(res.body);
   }
-  return { app, http, apiKey: merchant.apiKey as string, purchases: bought };
+  /** The buyer of purchase `i` calls and is answered; the call stays in progress, uncounted. */
+  const answerCall = (i: number) => simulateCall(t.db, { dialed: `+33${number.slice(1)}`, caller: `+33655${String(i).padStart(6, '0')}`, count: false });
+  return { app, http, apiKey: merchant.apiKey as string, purchases: bought, answerCall };
 }
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -154,5 +176,114 @@ describe('stream bounds', () => {
       for (const s of open) s.close();
       await http.close();
     }
+  });
+});
+
+describe('streams of one purchase', () => {
+  const idle = (app: Parameters<typeof liveStats>[0]) => () => liveStats(app).reads === 0;
+
+  it('read the event log once per NOTIFY, whatever their number', async () => {
+    // No heartbeat during the test: the only reads are the wake-ups'.
+    const { app, http, purchases } = await setUp({ heartbeatMs: 600_000, maxPerPurchase: 8 }, 1);
+    const p = purchases[0]!;
+    const open: SseStream[] = [];
+    try {
+      for (let i = 0; i < 8; i++) open.push(await openSse(`${http.base}/v1/client/events?token=${p.clientToken}`));
+      await Promise.all(open.map((s) => s.take(1)));
+      await waitFor('the joins\' reads to end', idle(app));
+      expect(liveStats(app)).toMatchObject({ streams: 8, subscriptions: 8, timers: 1 });
+      readsOf.delete(p.id);
+
+      await t.db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${p.id})`);
+      await waitFor(() => `a read for the NOTIFY, ${readsOf.get(p.id) ?? 0} so far`, () => (readsOf.get(p.id) ?? 0) >= 1 && liveStats(app).reads === 0);
+      // A second NOTIFY is read after the first has certainly been handled: one more read.
+      await t.db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${p.id})`);
+      await waitFor(() => `a read for the second NOTIFY, ${readsOf.get(p.id) ?? 0} so far`, () => (readsOf.get(p.id) ?? 0) >= 2 && liveStats(app).reads === 0);
+      expect(readsOf.get(p.id)).toBe(2);
+    } finally {
+      for (const s of open) s.close();
+      await http.close();
+    }
+  });
+
+  it('give each stream exactly the events after its own Last-Event-ID, before and after a shared read', async () => {
+    const { app, http, purchases, answerCall } = await setUp({ heartbeatMs: 600_000, maxPerPurchase: 10 }, 1);
+    const p = purchases[0]!;
+    const url = `${http.base}/v1/client/events?token=${p.clientToken}`;
+    const open: SseStream[] = [];
+    try {
+      const { facts } = await answerCall(0); // one more event to resume from
+      const before = (await eventsSince(t.db, p.id, 0)).map((e) => e.id);
+      expect(before.length).toBeGreaterThanOrEqual(2);
+
+      // A stream from the start, then streams at every position, opened together so their
+      // first reads are shared: each takes its own suffix, and the first gets no repeat.
+      const fromStart = await openSse(url);
+      expect((await fromStart.take(before.length)).map((e) => Number(e.id))).toEqual(before);
+      const resumed = await Promise.all(before.map((id) => openSse(url, { 'last-event-id': String(id) })));
+      open.push(fromStart, ...resumed);
+      await waitFor('the joins\' reads to end', idle(app));
+
+      // One call counted: every stream, wherever it stood, ends with the whole log after its position.
+      expect(await countCall(t.db, facts.channelId)).toMatchObject({ counted: true });
+      await endCall(t.db, facts.channelId, { cause: 16, causeText: 'Normal Clearing' });
+      const all = (await eventsSince(t.db, p.id, 0)).map((e) => e.id);
+      expect(all.length).toBeGreaterThan(before.length);
+      const expected = [all, ...before.map((id) => all.filter((x) => x > id))];
+      for (const [i, stream] of open.entries()) {
+        expect((await stream.take(expected[i]!.length)).map((e) => Number(e.id))).toEqual(expected[i]);
+      }
+      await waitFor('the reads to end', idle(app));
+      for (const [i, stream] of open.entries()) await expect(stream.take(expected[i]!.length + 1, 300)).rejects.toThrow(/expected/);
+    } finally {
+      for (const s of open) s.close();
+      await http.close();
+    }
+  });
+});
+
+describe('a slow client', () => {
+  /** A response whose socket buffer is full (`write` answers false) or not, recording what it is given. */
+  function fakeResponse(bufferFull: boolean) {
+    const res = Object.assign(new EventEmitter(), { destroyed: false, writableEnded: false, socket: null, written: [] as string[] });
+    return Object.assign(res, {
+      write: (chunk: string) => {
+        res.written.push(chunk);
+        return !bufferFull;
+      },
+    });
+  }
+  const ids = (chunks: string[]) => [...chunks.join('').matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+
+  it('is skipped while its buffer is full, without holding up the others, and catches up on drain', async () => {
+    const { http, purchases, answerCall } = await setUp(undefined, 1);
+    await http.close();
+    const p = purchases[0]!;
+    const hub = new PurchaseEventHub(t.listen, pino({ level: 'silent' }), { heartbeatMs: 600_000 });
+    const slow = fakeResponse(true);
+    const fast = fakeResponse(false);
+    const leaveSlow = hub.join(t.db, p.id, slow as unknown as Response, 0);
+    const leaveFast = hub.join(t.db, p.id, fast as unknown as Response, 0);
+    try {
+      await hub.catchUp(p.id);
+      const created = (await eventsSince(t.db, p.id, 0)).map((e) => e.id);
+      expect([ids(slow.written), ids(fast.written)]).toEqual([created, created]);
+
+      await answerCall(0); // new events while the slow client's buffer is full
+      await hub.catchUp(p.id);
+      const all = (await eventsSince(t.db, p.id, 0)).map((e) => e.id);
+      expect(all.length).toBeGreaterThan(created.length);
+      expect(ids(fast.written)).toEqual(all);
+      expect(ids(slow.written)).toEqual(created);
+
+      slow.emit('drain'); // its buffer emptied: it gets what it missed, once
+      await waitFor('the catch-up read to end', () => hub.stats().reads === 0 && ids(slow.written).length === all.length);
+      expect(ids(slow.written)).toEqual(all);
+      expect(ids(fast.written)).toEqual(all);
+    } finally {
+      leaveSlow();
+      leaveFast();
+    }
+    expect(hub.stats()).toEqual({ streams: 0, subscriptions: 0, timers: 0, reads: 0 });
   });
 });
