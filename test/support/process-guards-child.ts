@@ -18,5 +18,5 @@ if (process.argv[2] === 'rejections') {
   setTimeout(() => {
     throw new TelephonyError('bug', '1795918163.1', 'answer', false);
   }, 10);
-  setTimeout(() => log.info('still alive'), 1_000);
+  setTimeout(() => log.info('still alive'), 5_000);
 }

@@ -8,12 +8,13 @@ import { describe, expect, it } from 'vitest';
 const child = path.resolve(import.meta.dirname, '../support/process-guards-child.ts');
 
 function run(mode: string) {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', child, mode], { encoding: 'utf8', timeout: 20_000 });
+  const res = spawnSync(process.execPath, ['--import', 'tsx', child, mode], { encoding: 'utf8', timeout: 60_000 });
   const lines = res.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; channelId?: string; unhandledRejections?: number });
   return { status: res.status, lines };
 }
 
-describe('process guards', () => {
+// Each case starts a tsx child: allow for a loaded machine.
+describe('process guards', { timeout: 90_000 }, () => {
   it('logs unhandled rejections at fatal with the channelId, counts them, and keeps running', () => {
     const { status, lines } = run('rejections');
     const fatal = lines.filter((l) => l.level === 60);
