@@ -1,10 +1,12 @@
-// Wires the call flow to Asterisk: one IVR worker per Asterisk node (one ARI application
-// connection); several nodes' workers share the same database.
+// Wires the call flow to Asterisk: one active IVR worker per Asterisk node (one ARI application
+// connection), elected among that node's workers (leadership.ts); all nodes' workers share the
+// same database.
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import type { Database } from '../db/client.js';
 import { AriTelephony } from './ari.js';
 import { CallFlow } from './call-flow.js';
+import { Leadership } from './leadership.js';
 
 export interface IvrWorker {
   flow: CallFlow;
@@ -12,7 +14,30 @@ export interface IvrWorker {
   stop(): Promise<void>;
 }
 
+/** Connects to Asterisk and serves its calls; resolves once connected the first time. */
 export async function startIvr(db: Database, config: Config, log: Logger): Promise<IvrWorker> {
+  const { worker, connect } = createIvr(db, config, log);
+  await connect();
+  return worker;
+}
+
+/**
+ * Serves the node only while elected (config.IVR_NODE): stands by otherwise. Needs PostgreSQL
+ * (the lock lives there); an embedded database is one process anyway (use startIvr).
+ */
+export function startElectedIvr(db: Database, config: Config & { DATABASE_URL: string }, log: Logger): { leadership: Leadership; stop(): Promise<void> } {
+  const ivrLog = log.child({ component: 'ivr', node: config.IVR_NODE });
+  const leadership = new Leadership({ databaseUrl: config.DATABASE_URL, node: config.IVR_NODE }, ivrLog, () => {
+    const { worker, connect } = createIvr(db, config, log);
+    // Never rejects: it retries until connected or stopped.
+    void connect();
+    return worker;
+  });
+  leadership.start();
+  return { leadership, stop: () => leadership.stop() };
+}
+
+function createIvr(db: Database, config: Config, log: Logger): { worker: IvrWorker; connect(): Promise<void> } {
   const ivrLog = log.child({ component: 'ivr' });
   const telephony = new AriTelephony(
     { url: config.ARI_URL, username: config.ARI_USERNAME, password: config.ARI_PASSWORD, app: config.ARI_APP },
@@ -23,14 +48,7 @@ export async function startIvr(db: Database, config: Config, log: Logger): Promi
     defaultLanguage: config.DEFAULT_LANGUAGE,
     maxCallSeconds: config.MAX_CALL_SECONDS,
   });
-  await telephony.start({
-    // Neither ever rejects: each call's failures end inside its own flow.
-    callStarted: (call) => void flow.callStarted(call),
-    callEnded: (info) => void flow.callEnded(info),
-    // After every (re)connection: close what vanished, take up what is still there.
-    connected: (asteriskId) => void flow.resync(asteriskId).catch((err: unknown) => ivrLog.error({ err }, 'resync failed')),
-  });
-  return {
+  const worker: IvrWorker = {
     flow,
     telephony,
     async stop() {
@@ -38,4 +56,13 @@ export async function startIvr(db: Database, config: Config, log: Logger): Promi
       await telephony.stop();
     },
   };
+  const connect = () =>
+    telephony.start({
+      // Neither ever rejects: each call's failures end inside its own flow.
+      callStarted: (call) => void flow.callStarted(call),
+      callEnded: (info) => void flow.callEnded(info),
+      // After every (re)connection: close what vanished, take up what is still there.
+      connected: (asteriskId) => void flow.resync(asteriskId).catch((err: unknown) => ivrLog.error({ err }, 'resync failed')),
+    });
+  return { worker, connect };
 }
