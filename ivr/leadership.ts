@@ -78,12 +78,12 @@ export class Leadership {
       this.session = session;
       try {
         while (!this.stopped && !(await this.deadline(session.tryAcquire()))) {
-          if (!waitingLogged) this.log.info({ node: this.opts.node }, 'IVR standby: another worker serves this node');
+          if (!waitingLogged) this.log.info('IVR standby: another worker serves this node');
           waitingLogged = true;
           await sleep(retryMs, this.wake.signal);
         }
         if (this.stopped) break;
-        this.log.info({ node: this.opts.node }, 'IVR leadership acquired: serving this node');
+        this.log.info('IVR leadership acquired: serving this node');
         this.role = this.lead();
         waitingLogged = false;
         while (!this.stopped) {
@@ -92,7 +92,7 @@ export class Leadership {
           if (!this.role || !(await this.deadline(session.stillHeld()))) throw new Error('the lock session changed');
         }
       } catch (err) {
-        if (!this.stopped) this.log.warn({ err: (err as Error).message, node: this.opts.node, leader: this.isLeader }, 'IVR leadership check failed');
+        if (!this.stopped) this.log.warn({ err: (err as Error).message, leader: this.isLeader }, 'IVR leadership check failed');
       } finally {
         await this.resign(this.stopped ? 'stopping' : 'lock lost');
         this.session = null;
@@ -107,7 +107,7 @@ export class Leadership {
     const role = this.role;
     if (role) {
       this.role = null;
-      this.log[why === 'stopping' ? 'info' : 'warn']({ node: this.opts.node, why }, 'IVR leadership ended: ARI application stopped');
+      this.log[why === 'stopping' ? 'info' : 'warn']({ why }, 'IVR leadership ended: ARI application stopped');
       this.resigning = role.stop().catch((err: unknown) => this.log.error({ err }, 'stopping the IVR failed'));
     }
     return this.resigning;
