@@ -77,6 +77,8 @@ running_pid() {
   [ -f "$(pidfile "$name")" ] || return 1
   pid="$(cat "$(pidfile "$name")")"
   [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+  # A killed process stays a zombie until PID 1 reaps it: it no longer runs.
+  [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 1
   comm="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
   case "$name" in
     asterisk-*) [ "$comm" = asterisk ] ;;
