@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import postgres from 'postgres';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../core/config.js';
 import { NODE_LOCK_CLASS } from '../../db/node-lock.js';
 import { Leadership } from '../../ivr/leadership.js';
 import { serverUrl } from '../support/db.js';
@@ -62,6 +63,12 @@ async function holders(node: string): Promise<string[]> {
 const nodeName = () => `test-${randomBytes(4).toString('hex')}`;
 
 describe('IVR leadership per Asterisk node', () => {
+  it('names the node after ARI_URL unless IVR_NODE says otherwise', () => {
+    expect(loadConfig({ ARI_URL: 'http://127.0.0.2:8188' }).IVR_NODE).toBe('127.0.0.2:8188');
+    expect(loadConfig({ ARI_URL: 'http://127.0.0.2:8188', IVR_NODE: 'a' }).IVR_NODE).toBe('a');
+    expect(() => loadConfig({ IVR_NODE: 'a b' })).toThrow(/IVR_NODE/);
+  });
+
   it('elects exactly one of three workers of a node; another node has its own', async () => {
     const node = nodeName();
     const workers = [worker(node), worker(node), worker(node)];
