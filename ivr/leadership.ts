@@ -35,6 +35,8 @@ export class Leadership {
   private role: LeaderRole | null = null;
   /** Wakes the current wait when the lock connection closes or stop() is called. */
   private wake = new AbortController();
+  /** Aborted by stop() only: the pause between two sessions is not cut short by a close. */
+  private readonly stopping = new AbortController();
   private loop: Promise<void> | null = null;
   private resigning: Promise<void> = Promise.resolve();
 
@@ -55,6 +57,7 @@ export class Leadership {
   /** Stops serving (if it was) and releases the lock. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.wake.abort();
     await this.loop;
   }
@@ -98,7 +101,8 @@ export class Leadership {
         this.session = null;
         await session.close().catch(() => {});
       }
-      if (!this.stopped) await sleep(retryMs, this.wake.signal);
+      // A server that refuses connections closes each session at once: pause all the same.
+      if (!this.stopped) await sleep(retryMs, this.stopping.signal);
     }
   }
 

@@ -108,6 +108,23 @@ describe('IVR leadership per Asterisk node', () => {
     await second.leading;
   });
 
+  it('retries about once a second while the database is unreachable, and never serves', async () => {
+    const lines: string[] = [];
+    const capture = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    let served = false;
+    const unreachable = new Leadership({ databaseUrl: 'postgres://postgres@127.0.0.1:1/none', node: nodeName() }, capture, () => {
+      served = true;
+      return { stop: async () => {} };
+    });
+    started.push(unreachable);
+    unreachable.start();
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(served).toBe(false);
+    const attempts = lines.filter((l) => l.includes('IVR leadership check failed')).length;
+    expect(attempts).toBeGreaterThanOrEqual(1);
+    expect(attempts).toBeLessThanOrEqual(5);
+  });
+
   it('stops serving at once when its lock session is cut, and a standby takes over', async () => {
     const node = nodeName();
     const a = worker(node);
