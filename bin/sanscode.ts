@@ -1,7 +1,8 @@
 // sanscode's single entry point:
 //   sanscode migrate   apply database migrations and exit
 //   sanscode api       HTTP API only
-//   sanscode ivr       IVR worker only (one per Asterisk node)
+//   sanscode ivr       IVR worker only: with PostgreSQL, one serves each Asterisk node
+//                      (IVR_NODE) and any others started for it stand by
 //   sanscode all       both in one process (development, small sites)
 //   sanscode help      the operator commands (bin/cli/: merchant, offer, report, ...)
 import type { Server } from 'node:http';
@@ -11,7 +12,7 @@ import { openDatabase } from '../db/client.js';
 import { databaseReachable, expireDuePurchases, metricsFigures } from '../db/ledger/index.js';
 // The roles are loaded only when started: an operator command (bin/cli/) needs neither.
 import type { WebhookSender } from '../webhooks/sender.js';
-import type { IvrWorker } from '../ivr/worker.js';
+import type { IvrWorker, startElectedIvr } from '../ivr/worker.js';
 import { isCliCommand, runCli } from './cli/index.js';
 import { installProcessGuards } from './process-guards.js';
 
@@ -37,7 +38,7 @@ async function main(command: string): Promise<void> {
   }
   let server: Server | undefined;
   const sideServers: Server[] = []; // health (IVR role) and metrics
-  let ivr: IvrWorker | undefined;
+  let ivr: IvrWorker | ReturnType<typeof startElectedIvr> | undefined;
   let sender: WebhookSender | undefined;
   let expiry: NodeJS.Timeout | undefined;
   let stopping = false;
@@ -92,8 +93,10 @@ async function main(command: string): Promise<void> {
     }, 5_000);
   }
   if (command === 'ivr' || command === 'all') {
-    const { startIvr } = await import('../ivr/worker.js');
-    ivr = await startIvr(handle.db, config, log);
+    const { startIvr, startElectedIvr } = await import('../ivr/worker.js');
+    // With PostgreSQL, workers of one node elect the one that serves it; an embedded database
+    // belongs to this one process, so it serves its node alone.
+    ivr = config.DATABASE_URL ? startElectedIvr(handle.db, { ...config, DATABASE_URL: config.DATABASE_URL }, log) : await startIvr(handle.db, config, log);
   }
 }
 

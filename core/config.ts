@@ -4,7 +4,13 @@ import { z } from 'zod';
 import { languages } from '../domain/index.js';
 
 const schema = z.object({
-  DATABASE_URL: z.string().url().optional(),
+  // postgres://user@host:port/db, or several hosts for a replicated PostgreSQL, tried in order:
+  // postgres://h1:5432,h2:5432/db?target_session_attrs=primary (a promoted standby is found
+  // after a failover). WHATWG URL parsing refuses the comma-separated hosts, hence the pattern.
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/[^/\s]*\/[^\s]*$/, 'DATABASE_URL must be postgres://[user[:password]@]host[:port][,host[:port]...]/database[?options]')
+    .optional(),
   // Folder of the embedded PGlite database, used only when DATABASE_URL is unset.
   DATA_DIR: z.string().default('./data/pglite'),
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
@@ -14,6 +20,9 @@ const schema = z.object({
   ARI_USERNAME: z.string().default('sanscode'),
   ARI_PASSWORD: z.string().default('sanscode'),
   ARI_APP: z.string().regex(/^[A-Za-z0-9_-]+$/).default('sanscode'),
+  // Which Asterisk node this IVR worker serves: workers of one node elect one active worker
+  // among them (ivr/leadership.ts), the others stand by. Default: ARI_URL's host and port.
+  IVR_NODE: z.string().regex(/^[A-Za-z0-9_.:-]+$/).optional(),
   DEFAULT_REGION: z.string().length(2).toUpperCase().default('FR'),
   // Language of prompts when the dialed number belongs to no offer.
   DEFAULT_LANGUAGE: z.enum(languages).default('fr'),
@@ -53,10 +62,12 @@ const schema = z.object({
   METRICS_HOST: z.string().default('127.0.0.1'),
 });
 
-export type Config = z.infer<typeof schema>;
+const withDefaults = schema.transform((c) => ({ ...c, IVR_NODE: c.IVR_NODE ?? new URL(c.ARI_URL).host }));
+
+export type Config = z.infer<typeof withDefaults>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  const parsed = withDefaults.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);

@@ -1,6 +1,11 @@
 // Opens the database: a PostgreSQL server through postgres.js when DATABASE_URL is set
 // (production, tests, several processes sharing one database), otherwise an embedded PGlite
 // under DATA_DIR so that sanscode starts anywhere Node runs.
+//
+// A replicated PostgreSQL is reached through a multi-host URL, hosts tried in order:
+// postgres://h1:5432,h2:5432/db?target_session_attrs=primary (postgres.js keeps only the
+// primary, so after a failover the promoted standby is found; a transaction cut by it is
+// rolled back whole and fails, never half-applied).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -32,6 +32,8 @@ export interface CallResult {
 
 export interface CallOptions {
   scenario: Scenario;
+  /** A scenario file of its own instead (e.g. the cluster test's, which follows a proxy's route set). */
+  scenarioFile?: string;
   dialed: string;
   /** Caller ID sent in From; 'anonymous' sends a withheld caller. */
   caller: string;
@@ -56,7 +58,7 @@ export async function placeCall(opts: CallOptions): Promise<CallResult> {
   const port = opts.port ?? nextPort;
   if (opts.port === undefined) nextPort += 2;
   const args = [
-    '-sf', path.join(SCENARIOS, `${opts.scenario}.xml`),
+    '-sf', opts.scenarioFile ?? path.join(SCENARIOS, `${opts.scenario}.xml`),
     '-inf', csv,
     '-s', opts.dialed,
     opts.sipServer ?? '127.0.0.1:5060',
