@@ -1,7 +1,7 @@
 // Configuration comes from the environment only, parsed once and validated so that a typo
 // fails at start-up with a clear message instead of misbehaving during a call.
 import { z } from 'zod';
-import { languages } from '../domain/index.js';
+import { defaultPurchaseLimits, defaultRetentionDays, languages } from '../domain/index.js';
 
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
@@ -38,6 +38,13 @@ const schema = z.object({
   // Concurrent live streams (SSE) of one purchase (429 past it) and of one API process (503).
   MAX_STREAMS_PER_PURCHASE: z.coerce.number().int().min(1).default(5),
   MAX_STREAMS_PER_PROCESS: z.coerce.number().int().min(1).default(1000),
+  // Anti-squatting (issue 13): purchases created per phone number across all merchants, and per
+  // buyer address (clientIp) across numbers, in any hour; past it, 429 + Retry-After.
+  PURCHASES_PER_NUMBER_PER_HOUR: z.coerce.number().int().min(1).default(defaultPurchaseLimits.perNumber),
+  PURCHASES_PER_CLIENT_IP_PER_HOUR: z.coerce.number().int().min(1).default(defaultPurchaseLimits.perClientIp),
+  // Phone numbers and buyer addresses are personal data: records older than this may be
+  // anonymised (DELETE /v1/admin/callers/{number}); the money facts stay.
+  RETENTION_DAYS: z.coerce.number().int().min(1).default(defaultRetentionDays),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -4,6 +4,7 @@
 //
 // The rule that matters: a premium call is billed once answered, so we answer only a call we
 // can credit. Every other call is refused unanswered (early media prompt, then hang-up).
+import type { PurchaseIdentity } from './identity.js';
 import { callsRemaining, type CallTally } from './purchase.js';
 import { isRefusal, type CallOutcome, type Language, type OfferMode, type PurchaseStatus, type RefusalOutcome } from './vocabulary.js';
 
@@ -34,6 +35,8 @@ export interface PurchaseAtCall extends CallTally {
   callsInProgress: number;
   minCallSeconds: number;
   language: Language;
+  /** caller_id: whose purchase this is, told to the caller before the answer (issue 13). */
+  identity?: PurchaseIdentity;
 }
 
 /** What the call decision needs to know besides the call itself. */
@@ -56,6 +59,11 @@ export interface Answer {
   callsRemaining: number;
   /** Sound to play as free early media before answering (null: none, the carrier plays it). */
   priceAnnouncement: string | null;
+  /**
+   * caller_id: whom the caller pays, played free after the price announcement; a caller who
+   * hangs up during it disputes the purchase. Absent: no identity prompt (lent numbers, resumes).
+   */
+  identity?: PurchaseIdentity;
 }
 
 /** Refuse the call unanswered: explain it as early media, then hang up. */
@@ -111,6 +119,7 @@ export function decideCall(facts: CallFacts, context: CallContext, defaultLangua
     minCallSeconds: p.minCallSeconds,
     callsRemaining: remaining,
     priceAnnouncement: context.number.priceAnnouncement,
+    ...(p.identity && { identity: p.identity }),
   };
 }
 

@@ -4,3 +4,4 @@ export * from './vocabulary.js';
 export * from './purchase.js';
 export * from './call-decision.js';
 export * from './prompts.js';
+export * from './identity.js';

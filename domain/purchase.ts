@@ -18,6 +18,11 @@ export interface PurchaseView {
   createdAt: string;
   expiresAt: string;
   completedAt: string | null;
+  /**
+   * When the owner of callerNumber hung up during the identity prompt ("I did not make this
+   * purchase"); null otherwise. The purchase stays pending: the merchant decides (README).
+   */
+  disputedAt: string | null;
 }
 
 export interface CallTally {

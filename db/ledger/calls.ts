@@ -15,6 +15,7 @@ import {
 } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { calls, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallRow } from '../schema.js';
+import { purchaseIdentity } from './identity.js';
 import { endPurchase, purchaseById, purchaseWithClock, recordEvent, releaseNumber, toPurchaseView, type PurchaseWithClock, type Tx } from './shared.js';
 
 export interface AdmitOptions {
@@ -57,6 +58,8 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
         callsInProgress: n,
         minCallSeconds: purchase.minCallSeconds,
         language: purchase.language,
+        // Whom the caller pays, told before the answer (issue 13).
+        ...(number?.mode === 'caller_id' && { identity: await purchaseIdentity(tx, purchase.id) }),
       };
     }
     const admission = decideCall(facts, context, opts.defaultLanguage);
@@ -106,10 +109,24 @@ async function purchaseForCall(tx: Tx, mode: OfferMode, dialed: string, caller: 
     }
     case 'caller_id': {
       if (!caller) return null;
+      // The caller may hold pending purchases at several merchants on this number: the most
+      // recent live one is paid (domain/identity.ts), and the caller hears whose it is. A row
+      // that stops being live while we wait for its lock fails the re-check and the next one
+      // is taken, so simultaneous calls each get the newest purchase still live.
+      const mine = and(eq(purchases.mode, 'caller_id'), eq(purchases.numberToCall, dialed), eq(purchases.callerNumber, caller));
+      const [live] = await tx
+        .select(purchaseWithClock)
+        .from(purchases)
+        .where(and(mine, eq(purchases.status, 'pending'), sql`${purchases.expiresAt} > now()`))
+        .orderBy(desc(purchases.createdAt), desc(purchases.id))
+        .limit(1)
+        .for('update');
+      if (live) return live;
+      // None live: the latest of any state explains the refusal (expired, completed...).
       const [p] = await tx
         .select(purchaseWithClock)
         .from(purchases)
-        .where(and(eq(purchases.mode, 'caller_id'), eq(purchases.numberToCall, dialed), eq(purchases.callerNumber, caller)))
+        .where(mine)
         .orderBy(desc(purchases.createdAt))
         .limit(1)
         .for('update');

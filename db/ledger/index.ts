@@ -17,3 +17,4 @@ export * from './app-state.js';
 export * from './credits.js';
 export * from './operator.js';
 export * from './reports.js';
+export * from './identity.js';

@@ -20,7 +20,8 @@ export type LedgerErrorCode =
   | 'hold_at_maximum'
   | 'not_a_lending'
   | 'call_not_found'
-  | 'call_not_creditable';
+  | 'call_not_creditable'
+  | 'too_many_purchases';
 
 /** A refusal the caller of the ledger can explain to a user (mapped to 4xx/503 by the API). */
 export class LedgerError extends Error {
@@ -57,6 +58,7 @@ export function toPurchaseView(p: PurchaseWithClock): PurchaseView {
     createdAt: p.createdAt.toISOString(),
     expiresAt: p.expiresAt.toISOString(),
     completedAt: p.completedAt?.toISOString() ?? null,
+    disputedAt: p.disputedAt?.toISOString() ?? null,
   };
 }
 
