@@ -31,6 +31,10 @@ PROMPTS=(
   "call-in-progress|Un autre appel est déjà en cours pour cet achat. Cet appel ne vous est pas facturé.|Another call for this purchase is already in progress. This call is not charged."
   "number-not-lent|Ce numéro n'est attribué à aucun achat en ce moment. Cet appel ne vous est pas facturé.|This number is not assigned to any purchase right now. This call is not charged."
   "service-unavailable|Service momentanément indisponible. Cet appel ne vous est pas facturé. Veuillez rappeler plus tard.|Service temporarily unavailable. This call is not charged. Please call again later."
+  "identity-purchase-generic|Cet appel paie un achat fait sur un site web avec votre numéro.|This call pays for a purchase made on a website with your phone number."
+  "identity-purchase-made-on|Cet appel paie un achat fait sur|This call pays for a purchase made on"
+  "identity-purchase-for|pour|for"
+  "identity-hang-up-if-not-yours|Si vous n'avez pas fait cet achat, raccrochez maintenant : cet appel ne vous sera pas facturé.|If you did not make this purchase, hang up now: you will not be charged."
 )
 
 tmp="$(mktemp -d)"

@@ -140,7 +140,10 @@ async function resumeRecorded(tx: Tx, call: CallRow, defaultLanguage: Language):
   const purchase = call.purchaseId ? await purchaseById(tx, call.purchaseId) : null;
   // The number's language matters only to a call refused without a purchase.
   const number = !purchase && call.dialedNumber ? await dialedNumber(tx, call.dialedNumber) : null;
-  return resumeCall(call.outcome, { purchase, numberLanguage: number?.language ?? null }, defaultLanguage);
+  const plan = resumeCall(call.outcome, { purchase, numberLanguage: number?.language ?? null }, defaultLanguage);
+  // Not answered yet: the caller may not have heard whom they pay to the end; say it again.
+  if (plan.action === 'answer' && !call.answeredAt && purchase?.mode === 'caller_id') plan.identity = await purchaseIdentity(tx, purchase.id);
+  return plan;
 }
 
 /**

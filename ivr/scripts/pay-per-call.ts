@@ -1,10 +1,11 @@
-// A call that pays one call of a purchase: price announcement (free, before the answer), answer,
+// A call that pays one call of a purchase: price announcement and identity prompt (whom the
+// caller pays; both free, before the answer), answer,
 // greeting while the minimum runs, count by the database's clock, then "call validated" or
 // "purchase confirmed" and hang up. A call taken up after an IVR restart skips what it already
 // had: no second greeting, and only the rest of its minimum.
 import type { Database } from '../../db/client.js';
-import { countCall, getCall, type CountResult } from '../../db/ledger/index.js';
-import { afterCount, greeting, priceAnnouncement, type Answer } from '../../domain/index.js';
+import { countCall, disputeCall, getCall, type CountResult } from '../../db/ledger/index.js';
+import { afterCount, greeting, identityPrompt, priceAnnouncement, type Answer } from '../../domain/index.js';
 import type { Call } from '../call.js';
 import type { PlayResult } from '../telephony.js';
 
@@ -14,10 +15,21 @@ export async function payPerCall(call: Call, plan: Answer, db: Database, opts: {
   const resumed = Boolean(recorded?.answeredAt);
   if (resumed) call.alreadyAnswered();
   else {
+    if (plan.priceAnnouncement || plan.identity) await call.progress();
     if (plan.priceAnnouncement) {
       // The mandatory price announcement must be free: play it before answering.
-      await call.progress();
       if ((await call.play(priceAnnouncement(plan.priceAnnouncement), plan.language)) !== 'finished') return;
+    }
+    if (plan.identity) {
+      // Whom the caller pays, still free: a caller who did not make this purchase hangs up now
+      // and is not charged; the purchase is then marked disputed for its merchant.
+      call.log.info({ purchaseId: plan.purchaseId, identity: plan.identity }, 'identity prompt');
+      const heard = await call.play(identityPrompt(plan.identity), plan.language);
+      if (heard === 'cancelled' && !call.stopped) {
+        const disputed = await disputeCall(db, call.channelId);
+        call.log.warn({ purchaseId: disputed?.id ?? plan.purchaseId }, 'caller hung up during the identity prompt: purchase disputed');
+      }
+      if (heard !== 'finished') return;
     }
     await call.answer();
   }
