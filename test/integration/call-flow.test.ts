@@ -23,6 +23,8 @@ afterAll(async () => {
 });
 
 const call = (channelId: string, dialedRaw: string, callerRaw: string): IncomingCall => ({ channelId, asteriskId: 'node-1', dialedRaw, callerRaw });
+/** The identity prompt of a purchase whose merchant and offer have no recorded name. */
+const GENERIC_IDENTITY = 'play[fr] sound:sanscode/identity-purchase-generic sound:sanscode/identity-hang-up-if-not-yours';
 
 describe('call flow', () => {
   it('refuses a withheld caller with early media and never answers', async () => {
@@ -38,6 +40,8 @@ describe('call flow', () => {
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33611111111' });
     await flow.callStarted(call('b1', '33899100002', '0611111111'));
     expect(phone.of('b1')).toEqual([
+      'progress',
+      GENERIC_IDENTITY,
       'answer',
       'play[fr] sound:sanscode/calls-remaining-prefix number:2 sound:sanscode/calls-remaining-suffix sound:sanscode/please-hold',
       'play[fr] sound:sanscode/calls-remaining-one sound:sanscode/call-counted',
@@ -54,7 +58,7 @@ describe('call flow', () => {
     await setNumberSettings(t.db, { number: '+33899100005', priceAnnouncement: 'sanscode/price-2-99' });
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33644444444' });
     await flow.callStarted(call('priced', '0899100005', '0644444444'));
-    expect(phone.of('priced').slice(0, 3)).toEqual(['progress', 'play[fr] sound:sanscode/price-2-99', 'answer']);
+    expect(phone.of('priced').slice(0, 4)).toEqual(['progress', 'play[fr] sound:sanscode/price-2-99', GENERIC_IDENTITY, 'answer']);
   });
 
   it('records too_short when the caller hangs up before the minimum', async () => {
@@ -64,7 +68,7 @@ describe('call flow', () => {
     await new Promise((r) => setTimeout(r, 300));
     phone.callerHangsUp('short');
     await running;
-    expect(phone.of('short')).toEqual(['answer', expect.stringContaining('calls-remaining-one')]);
+    expect(phone.of('short')).toEqual(['progress', GENERIC_IDENTITY, 'answer', expect.stringContaining('calls-remaining-one')]);
     expect(await getCall(t.db, 'short')).toMatchObject({ outcome: 'too_short' });
     expect(await getPurchase(t.db, merchant.id, p.id)).toMatchObject({ callsCounted: 0, status: 'pending' });
     expect(flow.activeCalls).toBe(0);
@@ -93,7 +97,7 @@ describe('call flow', () => {
     await new Promise((r) => setTimeout(r, 300));
     leaving.stop();
     await running;
-    expect(phone.of('handed-over')).toEqual(['answer', expect.stringContaining('calls-remaining-one')]);
+    expect(phone.of('handed-over')).toEqual(['progress', GENERIC_IDENTITY, 'answer', expect.stringContaining('calls-remaining-one')]);
     expect(await getCall(t.db, 'handed-over')).toMatchObject({ outcome: 'in_progress', endedAt: null });
   });
 
@@ -117,6 +121,6 @@ describe('call flow', () => {
     await new Promise((r) => setTimeout(r, 500));
     phone.onEnded = (info) => void flow.callEnded(info);
     expect((await getCall(t.db, 'gone'))?.endedAt).not.toBeNull();
-    expect(phone.of('still-up')).toEqual(['answer', expect.any(String), 'play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
+    expect(phone.of('still-up')).toEqual(['progress', GENERIC_IDENTITY, 'answer', expect.any(String), 'play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
   });
 });
