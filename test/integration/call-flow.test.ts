@@ -2,7 +2,7 @@
 // call gets. The real-Asterisk proof of the same paths is in test/e2e.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admitCall, countCall, createPurchase, getCall, getPurchase, markAnswered, setNumberSettings } from '../../db/ledger/index.js';
+import { admitCall, countCall, createPurchase, getCall, getPurchase, markAnswered, setMerchantNameSound, setNumberSettings, setOfferNameSound } from '../../db/ledger/index.js';
 import { CallFlow } from '../../ivr/call-flow.js';
 import type { IncomingCall } from '../../ivr/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -122,5 +122,39 @@ describe('call flow', () => {
     phone.onEnded = (info) => void flow.callEnded(info);
     expect((await getCall(t.db, 'gone'))?.endedAt).not.toBeNull();
     expect(phone.of('still-up')).toEqual(['progress', GENERIC_IDENTITY, 'answer', expect.any(String), 'play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
+  });
+
+  it('tells the caller whose purchase the call pays, and pays that one: the most recent of two merchants', async () => {
+    const a = await provision(t.db, { numbers: ['+33899100009'] }, 'A');
+    const b = await provision(t.db, { numbers: ['+33899100009'] }, 'B');
+    await setMerchantNameSound(t.db, a.merchant.id, 'names/a');
+    await setMerchantNameSound(t.db, b.merchant.id, 'names/b');
+    await setOfferNameSound(t.db, b.offer.id, 'names/b-article');
+    const atA = await createPurchase(t.db, a.merchant.id, { offerId: a.offer.id, callerNumber: '+33677777777' });
+    const atB = await createPurchase(t.db, b.merchant.id, { offerId: b.offer.id, callerNumber: '+33677777777' });
+    await flow.callStarted(call('two-shops', '0899100009', '0677777777'));
+    expect(phone.of('two-shops').slice(0, 3)).toEqual([
+      'progress',
+      'play[fr] sound:sanscode/identity-purchase-made-on sound:names/b sound:sanscode/identity-purchase-for sound:names/b-article sound:sanscode/identity-hang-up-if-not-yours',
+      'answer',
+    ]);
+    expect(await getCall(t.db, 'two-shops')).toMatchObject({ outcome: 'counted', purchaseId: atB.id });
+    expect(await getPurchase(t.db, a.merchant.id, atA.id)).toMatchObject({ status: 'pending', callsCounted: 0 });
+  });
+
+  it('never answers a caller who hangs up during the identity prompt, and marks the purchase disputed', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100010'], minCallSeconds: 0 });
+    const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33688888888' });
+    phone.playMs = 60_000;
+    const running = flow.callStarted(call('not-mine', '0899100010', '0688888888'));
+    await new Promise((r) => setTimeout(r, 300));
+    phone.callerHangsUp('not-mine');
+    await running;
+    phone.playMs = 0;
+    expect(phone.of('not-mine')).toEqual(['progress', GENERIC_IDENTITY]);
+    expect(await getCall(t.db, 'not-mine')).toMatchObject({ outcome: 'disputed', answeredAt: null });
+    const after = await getPurchase(t.db, merchant.id, p.id);
+    expect(after).toMatchObject({ status: 'pending', callsCounted: 0 });
+    expect(after!.disputedAt).not.toBeNull();
   });
 });
