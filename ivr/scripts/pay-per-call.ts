@@ -9,6 +9,9 @@ import { afterCount, greeting, identityPrompt, priceAnnouncement, type Answer } 
 import type { Call } from '../call.js';
 import type { PlayResult } from '../telephony.js';
 
+/** How long after a failed identity prompt the end of the channel must come for the caller to have hung up. */
+const CALLER_LEFT_GRACE_MS = 1_000;
+
 export async function payPerCall(call: Call, plan: Answer, db: Database, opts: { seenBefore: boolean }): Promise<void> {
   // Only a channel seen before (IVR restart) may already be answered: no extra read per call.
   const recorded = opts.seenBefore ? await getCall(db, call.channelId) : null;
@@ -25,11 +28,16 @@ export async function payPerCall(call: Call, plan: Answer, db: Database, opts: {
       // and is not charged; the purchase is then marked disputed for its merchant.
       call.log.info({ purchaseId: plan.purchaseId, identity: plan.identity }, 'identity prompt');
       const heard = await call.play(identityPrompt(plan.identity), plan.language);
-      if (heard === 'cancelled' && !call.stopped) {
-        const disputed = await disputeCall(db, call.channelId);
-        call.log.warn({ purchaseId: disputed?.id ?? plan.purchaseId }, 'caller hung up during the identity prompt: purchase disputed');
+      if (heard !== 'finished') {
+        // Asterisk reports a playback cut by the caller's hang-up as failed, just before the
+        // channel's end: wait briefly for that end to tell a caller who left from a broken prompt.
+        const callerLeft = heard === 'cancelled' || !(await call.wait(CALLER_LEFT_GRACE_MS));
+        if (callerLeft && !call.stopped) {
+          const disputed = await disputeCall(db, call.channelId);
+          call.log.warn({ purchaseId: disputed?.id ?? plan.purchaseId }, 'caller hung up during the identity prompt: purchase disputed');
+        }
+        return;
       }
-      if (heard !== 'finished') return;
     }
     await call.answer();
   }

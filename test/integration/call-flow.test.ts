@@ -157,4 +157,23 @@ describe('call flow', () => {
     expect(after).toMatchObject({ status: 'pending', callsCounted: 0 });
     expect(after!.disputedAt).not.toBeNull();
   });
+
+  it('tells a prompt cut by the hang-up (Asterisk reports it failed) from a broken prompt', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100011'], minCallSeconds: 0 });
+    const cut = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33699999991' });
+    const broken = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33699999992' });
+    // As Asterisk does: PlaybackFinished (failed), then the end of the channel.
+    phone.failAt('cut', 1, 'unreachable');
+    const running = flow.callStarted(call('cut', '0899100011', '0699999991'));
+    setTimeout(() => phone.callerHangsUp('cut'), 100);
+    await running;
+    expect(await getCall(t.db, 'cut')).toMatchObject({ outcome: 'disputed' });
+    expect((await getPurchase(t.db, merchant.id, cut.id))?.disputedAt).not.toBeNull();
+    // The prompt could not be played and the caller stays: refused unanswered, nobody disputes.
+    phone.failAt('broken', 1, 'unreachable');
+    await flow.callStarted(call('broken', '0899100011', '0699999992'));
+    expect(phone.of('broken')).not.toContain('answer');
+    expect(await getCall(t.db, 'broken')).toMatchObject({ outcome: 'abandoned' });
+    expect((await getPurchase(t.db, merchant.id, broken.id))?.disputedAt).toBeNull();
+  });
 });
