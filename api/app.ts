@@ -21,6 +21,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { demoRoutes } from '../demo/routes.js';
 import { docsRoutes } from './routes/docs.js';
 import { observeHttpLatency } from './http-metrics.js';
+import { defaultPurchaseLimits, defaultRetentionDays, type PurchaseLimits } from '../domain/index.js';
 
 /** The embeddable widget (web/widget.js), from the source tree or next to a build in dist/. */
 const widgetFile = ['../web/widget.js', '../../web/widget.js'].map((p) => path.resolve(import.meta.dirname, p)).find((p) => existsSync(p));
@@ -49,6 +50,10 @@ export interface ApiOptions {
   webhookAllowPrivateNetworks?: boolean;
   /** What GET /readyz checks (default: the database only; `all` adds the IVR's checks). */
   readiness?: Readiness;
+  /** Purchases created per phone number and per buyer address per hour (default: domain/identity.ts). */
+  purchaseLimits?: PurchaseLimits;
+  /** How long a caller's personal data is kept before it may be anonymised (default 400 days). */
+  retentionDays?: number;
 }
 
 /** A database that does not answer `select 1` within this long is not ready. */
@@ -115,10 +120,10 @@ export function createApi(opts: ApiOptions): express.Express {
   // A path under /v1/client or /v1/admin that no route takes is unknown (404), never a
   // merchant request: the admin token must not be tried, and counted, as a merchant key.
   app.use('/v1/client', clientRoutes(opts.db, tokens, hub, limiter), unknownRoute);
-  app.use('/v1/admin', requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion), unknownRoute);
+  app.use('/v1/admin', requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion, { retentionDays: opts.retentionDays ?? defaultRetentionDays }), unknownRoute);
   // Everything else under /v1 is the merchant API, authenticated by the merchant's key.
   const merchant = express.Router();
-  merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion, { tokens, hub }));
+  merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion, { tokens, hub }, opts.purchaseLimits ?? defaultPurchaseLimits));
   merchant.use('/codes', codeRoutes(opts.db));
   merchant.use(webhookRoutes(opts.db, opts.webhookAllowPrivateNetworks ?? false));
   merchant.use(originRoutes(opts.db));

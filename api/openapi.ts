@@ -167,6 +167,44 @@ export const apiPaths = {
       responses: { 200: json('The settings, number in E.164.', s.numberSettingsResponse), 422: problem('invalid-phone-number: the path is not a usable number.') },
     }),
   },
+  '/v1/admin/merchants/{id}/name-sound': {
+    put: op('admin', {
+      operationId: 'setMerchantNameSound',
+      summary: "Set a merchant's recorded name",
+      description:
+        'The sound callers hear free, before the answer: "this call pays for a purchase made on <name>". null: the generic sentence ("…made on a website with your number").',
+      requestParams: { path: idParam('merchant') },
+      requestBody: body(s.nameSoundBody),
+      responses: { 200: json('The recorded name.', s.nameSoundResponse), 404: problem('No such merchant.') },
+    }),
+  },
+  '/v1/admin/offers/{id}/name-sound': {
+    put: op('admin', {
+      operationId: 'setOfferNameSound',
+      summary: "Set an offer's recorded name",
+      description: 'The sound callers hear free, before the answer, after the merchant\'s: "for <name>" (what the purchase is for). null: none.',
+      requestParams: { path: idParam('offer') },
+      requestBody: body(s.nameSoundBody),
+      responses: { 200: json('The recorded name.', s.nameSoundResponse), 404: problem('No such offer.') },
+    }),
+  },
+  '/v1/admin/callers/{number}': {
+    get: op('admin', {
+      operationId: 'getCaller',
+      summary: 'Everything recorded about a phone number',
+      description: 'Purchases at every merchant, calls (outcome `disputed`: the owner hung up during the identity prompt), access codes.',
+      requestParams: { path: z.object({ number: z.string().meta({ description: 'The phone number, national or E.164.', examples: ['0612345678'] }) }) },
+      responses: { 200: json("The caller's record.", s.callerRecordResponse), 422: problem('invalid-phone-number: the path is not a usable number.') },
+    }),
+    delete: op('admin', {
+      operationId: 'anonymiseCaller',
+      summary: "Anonymise a caller's personal data",
+      description:
+        'Erases the phone number (and buyer address hash) from every record older than RETENTION_DAYS (a purchase: since it ended or expired; a call: since it ended). Amounts, times and outcomes stay. Younger records are kept and counted, with the date from which they can go too. Running it again changes nothing.',
+      requestParams: { path: z.object({ number: z.string().meta({ description: 'The phone number, national or E.164.', examples: ['0612345678'] }) }) },
+      responses: { 200: json('What was anonymised and what is kept.', s.anonymisationResponse), 422: problem('invalid-phone-number: the path is not a usable number.') },
+    }),
+  },
   '/v1/admin/calls': {
     get: op('admin', {
       operationId: 'listCalls',
@@ -236,14 +274,18 @@ export const apiPaths = {
       operationId: 'createPurchase',
       summary: 'Create a purchase',
       description:
-        'caller_id offers need callerNumber (the buyer); dynamic_number offers lend a free number for the hold time. One pending purchase per caller and number: when the caller has one on every number of the offer, 409 (with pendingPurchaseId if it is yours, for this offer).',
+        'caller_id offers need callerNumber (the buyer); dynamic_number offers lend a free number for the hold time. One pending purchase per caller and number at each merchant: when the caller has one of yours on every number of the offer, 409 (with pendingPurchaseId when it is for this offer). Pending purchases at other merchants are never revealed: a call pays the most recent one, and the caller hears whose it is before the answer. At most PURCHASES_PER_NUMBER_PER_HOUR purchases per phone number (all merchants) and PURCHASES_PER_CLIENT_IP_PER_HOUR per clientIp: 429 past it.',
       requestBody: body(s.createPurchaseBody),
       responses: {
         201: json('The purchase, with a client token for the buyer’s browser.', s.createdPurchaseResponse, location),
         400: problem('Malformed path, body or fields, or callerNumber missing for a caller_id offer; `errors` lists each refused field.'),
         404: problem('No such offer (or another merchant’s).'),
-        409: problem('caller-has-pending-purchase, or access-code-offer (callers pay access-code offers by calling; no purchase is created).'),
+        409: problem('caller-has-pending-purchase (yours only), or access-code-offer (callers pay access-code offers by calling; no purchase is created).'),
         422: problem('invalid-phone-number: callerNumber is not a usable number.'),
+        429: problem(
+          'too-many-purchases: too many purchases for this phone number (all merchants) or from this clientIp in the last hour (`retryAfterSeconds`); or too many failed authentications.',
+          z.object({ 'Retry-After': retryAfter }),
+        ),
         503: problem('pool-exhausted: every number of the pool is lent or resting.', z.object({ 'Retry-After': retryAfter })),
       },
     }),
@@ -386,6 +428,8 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
         NewOffer: s.createOfferBody,
         NewPurchase: s.createPurchaseBody,
         NumberSettings: s.numberSettingsBody,
+        NameSound: s.nameSoundBody,
+        CallerRecord: s.callerRecordResponse,
         WebhookSettings: s.putWebhookBody,
         AllowedOrigins: s.allowedOriginsBody,
       },

@@ -81,6 +81,10 @@ export function fromLedgerError(err: LedgerError): HttpProblem {
       return new HttpProblem(409, 'hold-at-maximum', 'Hold at its maximum', err.message, err.extra);
     case 'not_a_lending':
       return new HttpProblem(409, 'not-a-lent-number', 'Not a lent number', err.message);
+    case 'too_many_purchases': {
+      const seconds = Number(err.extra.retryAfterSeconds ?? 1);
+      return new HttpProblem(429, 'too-many-purchases', 'Too many purchases', `${err.message} Retry in ${seconds} s.`, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });
+    }
     case 'pool_exhausted': {
       const seconds = Number(err.extra.retryAfterSeconds ?? 1);
       return new HttpProblem(503, 'pool-exhausted', 'No number free', `${err.message} Retry in ${seconds} s.`, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });

@@ -93,6 +93,12 @@ export const createPurchaseBody = z.strictObject({
   /** Required by caller_id offers; not used by dynamic_number offers. */
   callerNumber: phoneInput.optional(),
   reference: text().max(200).nullish(),
+  /**
+   * The buyer's IP address as your site saw it: bounds the purchases one address may create
+   * across phone numbers (429 past it). Stored only as a keyed hash, and erased with the
+   * caller's other personal data after the retention period.
+   */
+  clientIp: z.union([z.ipv4(), z.ipv6()]).optional(),
 });
 
 /** Path ids that are not UUIDs cannot name anything: they are 404, not 400. */
@@ -102,6 +108,14 @@ export const uuidParam = z.uuid();
 export const numberSettingsBody = z.strictObject({
   priceAnnouncement: text()
     .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'a sound name such as sanscode/price-2-99 (no extension)')
+    .max(100)
+    .nullable(),
+});
+
+/** PUT /v1/admin/merchants/{id}/name-sound, /v1/admin/offers/{id}/name-sound: a recorded name (null: none). */
+export const nameSoundBody = z.strictObject({
+  sound: text()
+    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'a sound name such as sanscode/names/le-journal (no extension)')
     .max(100)
     .nullable(),
 });
@@ -192,7 +206,7 @@ export const problemResponse = z
       .int()
       .min(0)
       .optional()
-      .meta({ description: '503 pool-exhausted: seconds until a number comes free; 429 too-many-failed-redemptions: seconds until a failure leaves the window (both also in Retry-After).' }),
+      .meta({ description: '503 pool-exhausted: seconds until a number comes free; 429 too-many-failed-redemptions: seconds until a failure leaves the window; 429 too-many-purchases: seconds until one more purchase is allowed (all also in Retry-After).' }),
     redeemedAt: time().optional().meta({ description: '409 code-already-used: when the code was redeemed.' }),
     expiredAt: time().optional().meta({ description: '410 code-expired: when the code expired.' }),
     expiresAt: time().optional().meta({ description: '409 hold-at-maximum: the end of the hold, which cannot move further.' }),
@@ -282,27 +296,31 @@ export const poolResponse = z.strictObject({
 
 export const numberSettingsResponse = z.strictObject({ number: e164(), priceAnnouncement: z.string().nullable() });
 
+export const nameSoundResponse = z.strictObject({
+  id: uuid(),
+  nameSound: z.string().nullable().meta({ description: 'The recorded name callers hear before the answer; null: the generic sentence.' }),
+});
+
+/** One call of the call record. */
+const callRecord = z.strictObject({
+  channelId: z.string(),
+  asteriskId: z.string().nullable(),
+  dialedNumber: z.string().meta({ description: 'E.164, or as received when it is not a usable number.' }),
+  callerNumber: e164().nullable().meta({ description: 'null: caller ID withheld or unusable, or anonymised after the retention period.' }),
+  outcome: z.enum(callOutcomes),
+  purchaseId: uuid().nullable(),
+  startedAt: time(),
+  answeredAt: time().nullable(),
+  countedAt: time().nullable(),
+  endedAt: time().nullable(),
+  answeredSeconds: seconds().nullable(),
+  hangupCause: z.int().min(0).nullable(),
+  hangupCauseText: z.string().nullable(),
+  issuedCode: accessCode().nullable().meta({ description: 'access_code: the code this call issued (the last call of its formula), else null.' }),
+});
+
 export const callListResponse = z.strictObject({
-  calls: z
-    .array(
-      z.strictObject({
-        channelId: z.string(),
-        asteriskId: z.string().nullable(),
-        dialedNumber: z.string().meta({ description: 'E.164, or as received when it is not a usable number.' }),
-        callerNumber: e164().nullable().meta({ description: 'null: caller ID withheld or unusable.' }),
-        outcome: z.enum(callOutcomes),
-        purchaseId: uuid().nullable(),
-        startedAt: time(),
-        answeredAt: time().nullable(),
-        countedAt: time().nullable(),
-        endedAt: time().nullable(),
-        answeredSeconds: seconds().nullable(),
-        hangupCause: z.int().min(0).nullable(),
-        hangupCauseText: z.string().nullable(),
-        issuedCode: accessCode().nullable().meta({ description: 'access_code: the code this call issued (the last call of its formula), else null.' }),
-      }),
-    )
-    .meta({ description: 'Newest first.' }),
+  calls: z.array(callRecord).meta({ description: 'Newest first.' }),
 });
 
 /**
@@ -334,6 +352,21 @@ export const purchaseResponse = z.strictObject({
   expiresAt: time().meta({ description: 'caller_id: end of the purchase; dynamic_number: end of the hold.' }),
   completedAt: time().nullable(),
   ...perSecondPurchase(),
+  disputedAt: time()
+    .nullable()
+    .meta({ description: 'When the owner of callerNumber hung up during the identity prompt ("I did not make this purchase"); the purchase stays pending. See the README.' }),
+});
+
+
+/** DELETE /v1/admin/callers/{number}: what was anonymised, and what the retention period still keeps. */
+export const anonymisationResponse = z.strictObject({
+  number: e164(),
+  retentionDays: z.int().min(1),
+  anonymisedPurchases: z.int().min(0),
+  anonymisedCalls: z.int().min(0),
+  keptPurchases: z.int().min(0).meta({ description: 'Still inside the retention period (or still pending): kept untouched.' }),
+  keptCalls: z.int().min(0),
+  erasableFrom: time().nullable().meta({ description: 'When every record kept now may be anonymised; null: nothing kept.' }),
 });
 
 /** POST /v1/admin/calls/{id}/credit: the credit, as the audit trail keeps it, and the purchase after it. */
@@ -422,6 +455,7 @@ const webhookEventTypes = {
   'purchase.completed': 'the last call was counted',
   'purchase.expired': 'the purchase expired',
   'purchase.cancelled': 'the merchant cancelled the purchase',
+  'purchase.disputed': 'the owner of the phone number hung up during the identity prompt: they say they did not make this purchase',
 } satisfies Record<WebhookEventType, string>;
 
 /** The body of a webhook POST (domain/webhook-event.ts). */
@@ -477,6 +511,16 @@ export const codeListResponse = z.strictObject({
     .meta({ description: 'Newest first.' }),
 });
 
+/** GET /v1/admin/callers/{number}: everything recorded about one phone number. */
+export const callerRecordResponse = z.strictObject({
+  number: e164(),
+  purchases: z
+    .array(purchaseResponse.extend({ merchantId: uuid(), merchantName: z.string() }))
+    .meta({ description: 'Every purchase made with this number, at every merchant, newest first.' }),
+  calls: z.array(callRecord).meta({ description: 'Every call from this number, newest first (outcome `disputed`: hung up during the identity prompt).' }),
+  codes: codeListResponse.shape.codes.meta({ description: 'Access codes issued to this number, newest first.' }),
+});
+
 const codeWebhookEventTypes = {
   'code.issued': 'the last call of a formula issued a code (the code itself is never sent)',
   'code.redeemed': 'a code was redeemed',
@@ -510,6 +554,10 @@ export type OfferResponse = z.output<typeof offerResponse>;
 export type PoolResponse = z.output<typeof poolResponse>;
 export type NumberSettingsResponse = z.output<typeof numberSettingsResponse>;
 export type CallListResponse = z.output<typeof callListResponse>;
+export type CallRecordResponse = z.output<typeof callRecord>;
+export type NameSoundResponse = z.output<typeof nameSoundResponse>;
+export type CallerRecordResponse = z.output<typeof callerRecordResponse>;
+export type AnonymisationResponse = z.output<typeof anonymisationResponse>;
 export type PurchaseResponse = z.output<typeof purchaseResponse>;
 export type CreatedPurchaseResponse = z.output<typeof createdPurchaseResponse>;
 export type ClientPurchaseResponse = z.output<typeof clientPurchaseResponse>;

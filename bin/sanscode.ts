@@ -84,7 +84,7 @@ async function main(command: string): Promise<void> {
     // Pool states and the webhook backlog, read at scrape time by the processes that serve them.
     setLedgerSource(() => metricsFigures(handle.db));
     const [{ createApi }, { startWebhookSender }] = await Promise.all([import('../api/app.js'), import('../webhooks/sender.js')]);
-    const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen, demo: config.DEMO, webhookAllowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, trustProxy: config.TRUST_PROXY, readiness, stream: { maxPerPurchase: config.MAX_STREAMS_PER_PURCHASE, maxPerProcess: config.MAX_STREAMS_PER_PROCESS } });
+    const app = createApi({ db: handle.db, log, adminToken: config.ADMIN_TOKEN, defaultRegion: config.DEFAULT_REGION, listen: handle.listen, demo: config.DEMO, webhookAllowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, trustProxy: config.TRUST_PROXY, readiness, stream: { maxPerPurchase: config.MAX_STREAMS_PER_PURCHASE, maxPerProcess: config.MAX_STREAMS_PER_PROCESS }, purchaseLimits: { perNumber: config.PURCHASES_PER_NUMBER_PER_HOUR, perClientIp: config.PURCHASES_PER_CLIENT_IP_PER_HOUR, windowSeconds: 3600 }, retentionDays: config.RETENTION_DAYS });
     server = app.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, host: config.HOST }, 'API listening'));
     sender = startWebhookSender(handle.db, log.child({ component: 'webhooks' }), { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS });
     // Tells pages and merchants about purchases whose time ran out (reads never needed it).

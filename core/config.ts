@@ -1,7 +1,7 @@
 // Configuration comes from the environment only, parsed once and validated so that a typo
 // fails at start-up with a clear message instead of misbehaving during a call.
 import { z } from 'zod';
-import { languages } from '../domain/index.js';
+import { defaultPurchaseLimits, defaultRetentionDays, languages } from '../domain/index.js';
 
 const schema = z.object({
   // postgres://user@host:port/db, or several hosts for a replicated PostgreSQL, tried in order:
@@ -60,6 +60,13 @@ const schema = z.object({
     .optional(),
   // Loopback by default: the metrics reveal traffic and offer ids; expose them on purpose.
   METRICS_HOST: z.string().default('127.0.0.1'),
+  // Anti-squatting (issue 13): purchases created per phone number across all merchants, and per
+  // buyer address (clientIp) across numbers, in any hour; past it, 429 + Retry-After.
+  PURCHASES_PER_NUMBER_PER_HOUR: z.coerce.number().int().min(1).default(defaultPurchaseLimits.perNumber),
+  PURCHASES_PER_CLIENT_IP_PER_HOUR: z.coerce.number().int().min(1).default(defaultPurchaseLimits.perClientIp),
+  // Phone numbers and buyer addresses are personal data: records older than this may be
+  // anonymised (DELETE /v1/admin/callers/{number}); the money facts stay.
+  RETENTION_DAYS: z.coerce.number().int().min(1).default(defaultRetentionDays),
 });
 
 const withDefaults = schema.transform((c) => ({ ...c, IVR_NODE: c.IVR_NODE ?? new URL(c.ARI_URL).host }));

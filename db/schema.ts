@@ -29,6 +29,8 @@ export const merchants = pgTable('merchants', {
   webhookUrl: text('webhook_url'),
   /** HMAC key of webhook signatures; the merchant holds a copy to verify them. */
   webhookSecret: text('webhook_secret'),
+  /** Recorded name played to callers before the answer ("a purchase made on <name>"); null: generic sentence. */
+  nameSound: text('name_sound'),
   createdAt: createdAt(),
 });
 
@@ -61,6 +63,8 @@ export const offers = pgTable(
     language: text('language', { enum: languages }).notNull(),
     /** Price line the widget shows, e.g. "2 appels à 2,99 € TTC + prix d'un appel". */
     priceLine: text('price_line'),
+    /** Recorded name of what is sold, played to callers before the answer ("for <name>"); null: none. */
+    nameSound: text('name_sound'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -146,20 +150,31 @@ export const purchases = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
     endedAt: timestamp('ended_at', { withTimezone: true }),
+    /** The owner of callerNumber hung up during the identity prompt: "not my purchase". Stays pending. */
+    disputedAt: timestamp('disputed_at', { withTimezone: true }),
+    /** Keyed hash (HMAC-SHA256, key in `secrets`) of the buyer's address the merchant sent; personal data. */
+    clientIpHash: text('client_ip_hash'),
+    /** Personal data (caller number, buyer address) erased after the retention period. */
+    anonymisedAt: timestamp('anonymised_at', { withTimezone: true }),
   },
   (t) => [
     check('purchases_counted', sql`${t.callsCounted} between 0 and ${t.callsRequired}`),
     check('purchases_seconds_by_unit', sql`(${t.secondsRequired} is not null) = (${t.unit} = 'second')`),
     // Never more seconds than the purchase needs: the caller never pays for a surplus.
     check('purchases_seconds_counted', sql`${t.secondsCounted} >= 0 and ${t.secondsCounted} <= coalesce(${t.secondsRequired}, 0)`),
-    // A caller holds at most one pending purchase per number: this is what makes the caller ID
-    // on a dialed number point to exactly one purchase. Enforced here, not only in code, so it
-    // holds across several API processes.
-    uniqueIndex('purchases_one_pending_per_caller_number')
-      .on(t.numberToCall, t.callerNumber)
+    // A caller holds at most one pending purchase per number AT EACH MERCHANT. Per merchant,
+    // not per number: a pending purchase made (or squatted) at another merchant must neither
+    // block nor be revealed to this one. Which one a call pays is then the most recent (see
+    // domain/identity.ts), and the caller hears whose it is. Enforced here, not only in code,
+    // so it holds across several API processes.
+    uniqueIndex('purchases_one_pending_per_caller_number_merchant')
+      .on(t.numberToCall, t.callerNumber, t.merchantId)
       .where(sql`${t.status} = 'pending' and ${t.mode} = 'caller_id'`),
     index('purchases_merchant').on(t.merchantId, t.createdAt),
     index('purchases_caller_number').on(t.numberToCall, t.callerNumber, t.createdAt),
+    // Creation limits count by these, across numbers and merchants.
+    index('purchases_caller_created').on(t.callerNumber, t.createdAt),
+    index('purchases_client_ip_created').on(t.clientIpHash, t.createdAt),
   ],
 );
 
@@ -188,9 +203,12 @@ export const calls = pgTable(
     secondsCredited: integer('seconds_credited').notNull().default(0),
     hangupCause: integer('hangup_cause'),
     hangupCauseText: text('hangup_cause_text'),
+    /** Personal data (caller number) erased after the retention period. */
+    anonymisedAt: timestamp('anonymised_at', { withTimezone: true }),
   },
   (t) => [
     index('calls_purchase').on(t.purchaseId),
+    index('calls_caller').on(t.callerNumber, t.startedAt),
     index('calls_in_progress').on(t.asteriskId).where(sql`${t.outcome} = 'in_progress'`),
   ],
 );
@@ -251,6 +269,7 @@ export const purchaseEventTypes = [
   'extended',
   'code_issued', // access_code: the last call of the formula issued its code
   'code_redeemed', // access_code: the merchant redeemed that code
+  'disputed', // the caller hung up during the identity prompt: "I did not make this purchase"
 ] as const;
 export type PurchaseEventType = (typeof purchaseEventTypes)[number];
 

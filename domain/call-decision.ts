@@ -6,6 +6,7 @@
 // can credit. Every other call is refused unanswered (early media prompt, then hang-up).
 import { canFollowCaller } from './access-code.js';
 import { secondsRemaining } from './per-second.js';
+import type { PurchaseIdentity } from './identity.js';
 import { callsRemaining, type CallTally } from './purchase.js';
 import { isRefusal, type CallOutcome, type Language, type OfferMode, type PurchaseStatus, type PurchaseUnit, type RefusalOutcome } from './vocabulary.js';
 
@@ -43,6 +44,8 @@ export interface PurchaseAtCall extends CallTally {
   /** unit 'second': the seconds it needs and has. */
   secondsRequired?: number | null;
   secondsCounted?: number;
+  /** caller_id: whose purchase this is, told to the caller before the answer (issue 13). */
+  identity?: PurchaseIdentity;
 }
 
 /** What the call decision needs to know besides the call itself. */
@@ -69,6 +72,11 @@ export interface Answer {
   unit?: PurchaseUnit;
   /** unit 'second': seconds the purchase needs when the call is answered. */
   secondsRemaining?: number;
+  /**
+   * caller_id: whom the caller pays, played free after the price announcement; a caller who
+   * hangs up during it disputes the purchase. Absent: no identity prompt (lent numbers, resumes).
+   */
+  identity?: PurchaseIdentity;
 }
 
 /** Refuse the call unanswered: explain it as early media, then hang up. */
@@ -143,6 +151,7 @@ export function decideCall(facts: CallFacts, context: CallContext, defaultLangua
     minCallSeconds: p.minCallSeconds,
     callsRemaining: remaining,
     priceAnnouncement: context.number.priceAnnouncement,
+    ...(p.identity && { identity: p.identity }),
   };
 }
 

@@ -6,3 +6,4 @@ export * from './call-decision.js';
 export * from './per-second.js';
 export * from './prompts.js';
 export * from './access-code.js';
+export * from './identity.js';

@@ -1,6 +1,8 @@
 // Prompt sequences as ARI media URIs. Sentences Asterisk's core sounds lack are shipped in
 // asterisk-conf/sounds/<lang>/sanscode/ (same names in every language; the playback's `lang`
-// picks the folder). Numbers are spoken by Asterisk itself with the number: scheme.
+// picks the folder). Numbers are spoken by Asterisk itself with the number: scheme. The
+// identity prompt (whom the caller pays: identity-purchase-generic, identity-purchase-made-on,
+// identity-purchase-for, identity-hang-up-if-not-yours) is built in identity.ts.
 import type { RefusalOutcome } from './vocabulary.js';
 
 export type Media = string[];

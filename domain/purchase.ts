@@ -23,6 +23,11 @@ export interface PurchaseView {
   secondsRequired?: number;
   secondsCounted?: number;
   secondsRemaining?: number;
+  /**
+   * When the owner of callerNumber hung up during the identity prompt ("I did not make this
+   * purchase"); null otherwise. The purchase stays pending: the merchant decides (README).
+   */
+  disputedAt: string | null;
 }
 
 export interface CallTally {

@@ -44,6 +44,7 @@ export const acceptedOutcomes = [
   'too_short', // answered, hung up before the minimum
   'abandoned', // accepted, but the caller hung up before we could answer
   'lost', // the IVR lost the channel (crash, Asterisk restart) before counting
+  'disputed', // accepted, but the caller hung up during the identity prompt ("not my purchase"): never answered
 ] as const;
 export type AcceptedOutcome = (typeof acceptedOutcomes)[number];
 

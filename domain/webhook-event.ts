@@ -11,6 +11,7 @@ const typeByPurchaseEvent = {
   completed: 'purchase.completed',
   expired: 'purchase.expired',
   cancelled: 'purchase.cancelled',
+  disputed: 'purchase.disputed',
 } as const;
 
 type NotifiedPurchaseEvent = keyof typeof typeByPurchaseEvent;

@@ -41,6 +41,10 @@ PROMPTS=(
   "seconds|secondes|seconds"
   "seconds-confirmed|Achat confirmé, merci.|Purchase confirmed, thank you."
   "service-unavailable|Service momentanément indisponible. Cet appel ne vous est pas facturé. Veuillez rappeler plus tard.|Service temporarily unavailable. This call is not charged. Please call again later."
+  "identity-purchase-generic|Cet appel paie un achat fait sur un site web avec votre numéro.|This call pays for a purchase made on a website with your phone number."
+  "identity-purchase-made-on|Cet appel paie un achat fait sur|This call pays for a purchase made on"
+  "identity-purchase-for|pour|for"
+  "identity-hang-up-if-not-yours|Si vous n'avez pas fait cet achat, raccrochez maintenant : cet appel ne vous sera pas facturé.|If you did not make this purchase, hang up now: you will not be charged."
 )
 
 tmp="$(mktemp -d)"

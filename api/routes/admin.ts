@@ -3,10 +3,24 @@
 import { Router } from 'express';
 import type { Database } from '../../db/client.js';
 import { DEFAULT_CODE_TTL_SECONDS, DEFAULT_FORMULA_WINDOW_SECONDS } from '../../domain/index.js';
-import { createMerchant, createOffer, creditLostCall, listCalls, listCodes, listMerchants, poolStatus, setNumberSettings, type MerchantView, type OfferView } from '../../db/ledger/index.js';
+import {
+  createMerchant,
+  createOffer,
+  creditLostCall,
+  listCalls,
+  listCodes,
+  listMerchants,
+  poolStatus,
+  setMerchantNameSound,
+  setNumberSettings,
+  setOfferNameSound,
+  type MerchantView,
+  type OfferView,
+} from '../../db/ledger/index.js';
 import { toE164 } from '../../core/phone.js';
-import { merchantOr404, offerOr404, parse, phoneOr422 } from '../input.js';
+import { merchantOr404, offerOr404, parse, pathId, phoneOr422 } from '../input.js';
 import { invalidPhone, notFound } from '../problem.js';
+import { callerRoutes, callJson } from './callers.js';
 import {
   callsQuery,
   codesQuery,
@@ -14,6 +28,7 @@ import {
   createOfferBody,
   creditCallBody,
   merchantsQuery,
+  nameSoundBody,
   numberSettingsBody,
   type CallCreditResponse,
   type CallListResponse,
@@ -21,13 +36,15 @@ import {
   type CreatedMerchantResponse,
   type MerchantListResponse,
   type MerchantResponse,
+  type NameSoundResponse,
   type NumberSettingsResponse,
   type OfferResponse,
   type PoolResponse,
 } from '../schemas.js';
 
-export function adminRoutes(db: Database, defaultRegion: string): Router {
+export function adminRoutes(db: Database, defaultRegion: string, opts: { retentionDays: number }): Router {
   const router = Router();
+  router.use('/callers', callerRoutes(db, defaultRegion, opts.retentionDays));
 
   router.post('/merchants', async (req, res) => {
     const body = parse(createMerchantBody, req.body);
@@ -91,29 +108,33 @@ export function adminRoutes(db: Database, defaultRegion: string): Router {
     res.json((await setNumberSettings(db, { number, priceAnnouncement })) satisfies NumberSettingsResponse);
   });
 
+  /**
+   * PUT /v1/admin/merchants/{id}/name-sound {sound} and /v1/admin/offers/{id}/name-sound: the
+   * recorded names a caller hears before the answer ("a purchase made on <merchant> for
+   * <offer>"); null: the generic sentence (merchant) or nothing (offer).
+   */
+  router.put('/merchants/:id/name-sound', async (req, res) => {
+    const id = pathId('merchant', req.params.id);
+    const { sound } = parse(nameSoundBody, req.body);
+    const set = await setMerchantNameSound(db, id, sound);
+    if (!set) throw notFound(`No merchant with id ${id}.`);
+    res.json(set satisfies NameSoundResponse);
+  });
+
+  router.put('/offers/:id/name-sound', async (req, res) => {
+    const id = pathId('offer', req.params.id);
+    const { sound } = parse(nameSoundBody, req.body);
+    const set = await setOfferNameSound(db, id, sound);
+    if (!set) throw notFound(`No offer with id ${id}.`);
+    res.json(set satisfies NameSoundResponse);
+  });
+
   /** GET /v1/admin/calls?outcome=lost&dialed=0899123456&purchaseId=…&limit=100 — the call record. */
   router.get('/calls', async (req, res) => {
     const q = parse(callsQuery, req.query);
     const dialed = q.dialed === undefined ? undefined : phoneOr422('dialed', q.dialed, defaultRegion);
     const rows = await listCalls(db, { ...q, dialed });
-    res.json({
-      calls: rows.map((c) => ({
-        channelId: c.channelId,
-        asteriskId: c.asteriskId,
-        dialedNumber: c.dialedNumber ?? c.dialedRaw,
-        callerNumber: c.callerNumber,
-        outcome: c.outcome,
-        purchaseId: c.purchaseId,
-        startedAt: c.startedAt.toISOString(),
-        answeredAt: c.answeredAt?.toISOString() ?? null,
-        countedAt: c.countedAt?.toISOString() ?? null,
-        endedAt: c.endedAt?.toISOString() ?? null,
-        answeredSeconds: c.answeredSeconds,
-        hangupCause: c.hangupCause,
-        hangupCauseText: c.hangupCauseText,
-        issuedCode: c.issuedCode,
-      })),
-    } satisfies CallListResponse);
+    res.json({ calls: rows.map(callJson) } satisfies CallListResponse);
   });
 
   /**

@@ -5,6 +5,7 @@ import { Router } from 'express';
 import { purchasesCreated } from '../../core/metrics.js';
 import type { Database } from '../../db/client.js';
 import { cancelPurchase, createPurchase, extendPurchase } from '../../db/ledger/index.js';
+import type { PurchaseLimits } from '../../domain/index.js';
 import type { ClientTokens } from '../client-token.js';
 import { parse, pathId, phoneOr422, purchaseOr404 } from '../input.js';
 import { streamPurchase, type PurchaseEventHub } from '../live.js';
@@ -15,13 +16,14 @@ export interface LiveParts {
   hub: PurchaseEventHub;
 }
 
-export function purchaseRoutes(db: Database, defaultRegion: string, live: LiveParts): Router {
+export function purchaseRoutes(db: Database, defaultRegion: string, live: LiveParts, limits: PurchaseLimits): Router {
   const router = Router();
 
   router.post('/', async (req, res) => {
     const body = parse(createPurchaseBody, req.body);
     const callerNumber = body.callerNumber === undefined ? null : phoneOr422('callerNumber', body.callerNumber, defaultRegion);
-    const purchase = await createPurchase(db, req.merchant!.id, { ...body, callerNumber });
+    // Past the creations allowed per phone number (across merchants) or buyer address: 429.
+    const purchase = await createPurchase(db, req.merchant!.id, { ...body, callerNumber }, { limits });
     purchasesCreated.inc({ mode: purchase.mode });
     // The clientToken goes to the buyer's browser (widget, event stream); the API key never does.
     const clientToken = await live.tokens.issue(purchase.id, req.merchant!.id, purchase.expiresAt);

@@ -18,6 +18,7 @@ import type { Database } from '../client.js';
 import { accessCodes, calls, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallRow } from '../schema.js';
 import { formulaForCall, issueCode } from './codes.js';
 import { finalSecondsCredit } from './seconds.js';
+import { purchaseIdentity } from './identity.js';
 import { endPurchase, purchaseById, purchaseWithClock, recordEvent, releaseNumber, toPurchaseView, type PurchaseWithClock, type Tx } from './shared.js';
 
 export interface AdmitOptions {
@@ -63,6 +64,8 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
         unit: purchase.unit,
         secondsRequired: purchase.secondsRequired,
         secondsCounted: purchase.secondsCounted,
+        // Whom the caller pays, told before the answer (issue 13).
+        ...(number?.mode === 'caller_id' && { identity: await purchaseIdentity(tx, purchase.id) }),
       };
     }
     const admission = decideCall(facts, context, opts.defaultLanguage);
@@ -117,10 +120,24 @@ async function purchaseForCall(tx: Tx, mode: OfferMode, dialed: string, caller: 
     }
     case 'caller_id': {
       if (!caller) return null;
+      // The caller may hold pending purchases at several merchants on this number: the most
+      // recent live one is paid (domain/identity.ts), and the caller hears whose it is. A row
+      // that stops being live while we wait for its lock fails the re-check and the next one
+      // is taken, so simultaneous calls each get the newest purchase still live.
+      const mine = and(eq(purchases.mode, 'caller_id'), eq(purchases.numberToCall, dialed), eq(purchases.callerNumber, caller));
+      const [live] = await tx
+        .select(purchaseWithClock)
+        .from(purchases)
+        .where(and(mine, eq(purchases.status, 'pending'), sql`${purchases.expiresAt} > now()`))
+        .orderBy(desc(purchases.createdAt), desc(purchases.id))
+        .limit(1)
+        .for('update');
+      if (live) return live;
+      // None live: the latest of any state explains the refusal (expired, completed...).
       const [p] = await tx
         .select(purchaseWithClock)
         .from(purchases)
-        .where(and(eq(purchases.mode, 'caller_id'), eq(purchases.numberToCall, dialed), eq(purchases.callerNumber, caller)))
+        .where(mine)
         .orderBy(desc(purchases.createdAt))
         .limit(1)
         .for('update');
@@ -137,7 +154,10 @@ async function resumeRecorded(tx: Tx, call: CallRow, defaultLanguage: Language):
   const purchase = call.purchaseId ? await purchaseById(tx, call.purchaseId) : null;
   // The number's language matters only to a call refused without a purchase.
   const number = !purchase && call.dialedNumber ? await dialedNumber(tx, call.dialedNumber) : null;
-  return resumeCall(call.outcome, { purchase, numberLanguage: number?.language ?? null }, defaultLanguage);
+  const plan = resumeCall(call.outcome, { purchase, numberLanguage: number?.language ?? null }, defaultLanguage);
+  // Not answered yet: the caller may not have heard whom they pay to the end; say it again.
+  if (plan.action === 'answer' && !call.answeredAt && purchase?.mode === 'caller_id') plan.identity = await purchaseIdentity(tx, purchase.id);
+  return plan;
 }
 
 /**

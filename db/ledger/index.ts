@@ -20,3 +20,4 @@ export * from './operator.js';
 export * from './reports.js';
 export * from './metrics.js';
 export * from './codes.js';
+export * from './identity.js';

@@ -1,8 +1,9 @@
 // Purchases as merchants see them: create (caller ID or lent number), read, cancel, extend.
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { effectiveStatus, purchaseLifetimeSeconds, type PurchaseView } from '../../domain/index.js';
+import { effectiveStatus, purchaseLifetimeSeconds, type PurchaseLimits, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { offerNumbers, offers, purchases, type Offer } from '../schema.js';
+import { clientIpHash, enforceCreationLimits } from './identity.js';
 import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
 import {
   endPurchase,
@@ -21,6 +22,13 @@ export interface NewPurchase {
   /** E.164 buyer number; required in caller_id mode, ignored in dynamic_number mode. */
   callerNumber?: string | null | undefined;
   reference?: string | null | undefined;
+  /** The buyer's IP address as the merchant saw it (optional): bounds creations per address. Stored as a keyed hash. */
+  clientIp?: string | null | undefined;
+}
+
+export interface CreateOptions {
+  /** Creation limits per phone number and per buyer address (domain/identity.ts); none when absent. */
+  limits?: PurchaseLimits | undefined;
 }
 
 /** Attempts of a purchase creation that keeps losing races (see createPurchase). */
@@ -28,20 +36,25 @@ const MAX_ATTEMPTS = 10;
 
 /**
  * Creates a purchase.
- * - caller_id: the offer's first number on which this caller has no pending purchase is the
- *   number to call. If the caller already has a pending purchase on every number of the
+ * - caller_id: the offer's first number on which this caller has no pending purchase AT THIS
+ *   MERCHANT is the number to call. If the caller already has one on every number of the
  *   offer, the request is refused (409) rather than replacing the older purchase: that one may
- *   already hold paid calls, and silently cancelling it would lose the buyer's money.
+ *   already hold paid calls, and silently cancelling it would lose the buyer's money. Pending
+ *   purchases at other merchants are never read here (issue 13: no cross-merchant leak); a
+ *   call then pays the most recent pending one, and the caller hears whose it is.
+ * - with `limits`: past the creations allowed per phone number or buyer address in the
+ *   window, too_many_purchases (429 + Retry-After).
  * - dynamic_number: a free pool number is lent to this purchase for the offer's hold time, or
  *   pool_exhausted (503) tells when the soonest number comes free.
  */
-export async function createPurchase(db: Database, merchantId: string, input: NewPurchase): Promise<PurchaseView> {
+export async function createPurchase(db: Database, merchantId: string, input: NewPurchase, opts: CreateOptions = {}): Promise<PurchaseView> {
+  const ipHash = input.clientIp ? await clientIpHash(db, input.clientIp) : null;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction((tx) => createPurchaseIn(tx, merchantId, input));
+      return await db.transaction((tx) => createPurchaseIn(tx, merchantId, input, ipHash, opts.limits));
     } catch (err) {
       // Concurrent requests both passed the checks and a constraint let only one write in: the
-      // unique index (one pending purchase per caller and number; the loser's insert waited
+      // unique index (one pending purchase per caller, number and merchant; the loser's insert waited
       // for the winner's commit) or the exclusion constraint (a number lent after our snapshot
       // was taken). Run again: the new transaction sees the winner and gives this request the
       // answer it would have had arriving just after it (the winner's id in the 409, the next
@@ -58,11 +71,14 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
   }
 }
 
-async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase): Promise<PurchaseView> {
+async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, ipHash: string | null, limits: PurchaseLimits | undefined): Promise<PurchaseView> {
   const offer = await offerOfMerchant(tx, merchantId, input.offerId);
   if (offer.mode === 'access_code') {
     throw new LedgerError('access_code_offer', 'This offer sells access codes: callers pay by calling its number, no purchase is created first.');
   }
+  const callerNumber = offer.mode === 'caller_id' ? (input.callerNumber ?? null) : null;
+  // Before anything else is read: the limits' locks also order this caller's creations.
+  if (limits) await enforceCreationLimits(tx, { callerNumber, clientIpHash: ipHash }, limits);
   let numberToCall: string;
   if (offer.mode === 'dynamic_number') {
     numberToCall = await pickFreeNumber(tx, offer);
@@ -77,7 +93,8 @@ async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase):
       offerId: offer.id,
       mode: offer.mode,
       reference: input.reference ?? null,
-      callerNumber: offer.mode === 'caller_id' ? input.callerNumber! : null,
+      callerNumber,
+      clientIpHash: ipHash,
       numberToCall,
       callsRequired: offer.callsRequired,
       minCallSeconds: offer.minCallSeconds,
@@ -96,7 +113,10 @@ async function numberForCaller(tx: Tx, merchantId: string, offer: Offer, callerN
   const numbers = (
     await tx.select({ number: offerNumbers.number }).from(offerNumbers).where(eq(offerNumbers.offerId, offer.id)).orderBy(asc(offerNumbers.number))
   ).map((r) => r.number);
-  await expireLapsedPurchases(tx, callerNumber, numbers);
+  // Only this merchant's purchases are read: another merchant's pending purchase for this
+  // caller neither blocks this one nor changes which queries run (no answer, no timing, tells
+  // a merchant what the caller does elsewhere).
+  await expireLapsedPurchases(tx, merchantId, callerNumber, numbers);
   const taken = await tx
     .select({ id: purchases.id, number: purchases.numberToCall, merchantId: purchases.merchantId, offerId: purchases.offerId })
     .from(purchases)
@@ -104,14 +124,14 @@ async function numberForCaller(tx: Tx, merchantId: string, offer: Offer, callerN
       and(
         eq(purchases.status, 'pending'),
         eq(purchases.mode, 'caller_id'),
+        eq(purchases.merchantId, merchantId),
         eq(purchases.callerNumber, callerNumber),
         inArray(purchases.numberToCall, numbers),
       ),
     );
   const free = numbers.find((n) => !taken.some((t) => t.number === n));
   if (free) return free;
-  // Point the merchant to its own pending purchase so it can resume it; never reveal another
-  // merchant's purchase.
+  // Point the merchant to its own pending purchase so it can resume it (all taken are its own).
   const own = taken.find((t) => t.merchantId === merchantId && t.offerId === offer.id);
   throw new LedgerError(
     'caller_has_pending_purchase',
@@ -122,14 +142,15 @@ async function numberForCaller(tx: Tx, merchantId: string, offer: Offer, callerN
   );
 }
 
-/** Writes the expiry of this caller's lapsed pending purchases so the unique index frees up. */
-async function expireLapsedPurchases(tx: Tx, callerNumber: string, numbers: string[]): Promise<void> {
+/** Writes the expiry of this caller's lapsed pending purchases at this merchant so the unique index frees up. */
+async function expireLapsedPurchases(tx: Tx, merchantId: string, callerNumber: string, numbers: string[]): Promise<void> {
   const lapsed = await tx
     .select({ id: purchases.id, callsCounted: purchases.callsCounted })
     .from(purchases)
     .where(
       and(
         eq(purchases.status, 'pending'),
+        eq(purchases.merchantId, merchantId),
         eq(purchases.callerNumber, callerNumber),
         inArray(purchases.numberToCall, numbers),
         sql`${purchases.expiresAt} <= now()`,

@@ -25,7 +25,8 @@ export type LedgerErrorCode =
   | 'code_not_found'
   | 'code_already_used'
   | 'code_expired'
-  | 'too_many_failed_redemptions';
+  | 'too_many_failed_redemptions'
+  | 'too_many_purchases';
 
 /** A refusal the caller of the ledger can explain to a user (mapped to 4xx/503 by the API). */
 export class LedgerError extends Error {
@@ -62,6 +63,7 @@ export function toPurchaseView(p: PurchaseWithClock): PurchaseView {
     createdAt: p.createdAt.toISOString(),
     expiresAt: p.expiresAt.toISOString(),
     completedAt: p.completedAt?.toISOString() ?? null,
+    disputedAt: p.disputedAt?.toISOString() ?? null,
   };
   // Per-call purchases read exactly as before; per-second ones add their seconds.
   if (p.unit !== 'second' || p.secondsRequired === null) return view;

@@ -1,12 +1,14 @@
-// A call that pays one call of a purchase: price announcement (free, before the answer), answer,
+// A call that pays one call of a purchase: price announcement and whom the caller pays (free,
+// before the answer: before-answer.ts), answer,
 // greeting while the minimum runs, count by the database's clock, then "call validated" or
 // "purchase confirmed" and hang up. A call taken up after an IVR restart skips what it already
 // had: no second greeting, and only the rest of its minimum.
 import { purchasesCompleted } from '../../core/metrics.js';
 import type { Database } from '../../db/client.js';
 import { countCall, getCall, type CountResult } from '../../db/ledger/index.js';
-import { afterCount, greeting, priceAnnouncement, type Answer } from '../../domain/index.js';
+import { afterCount, greeting, type Answer } from '../../domain/index.js';
 import type { Call } from '../call.js';
+import { announceThenAnswer } from './before-answer.js';
 import type { PlayResult } from '../telephony.js';
 
 export async function payPerCall(call: Call, plan: Answer, db: Database, opts: { seenBefore: boolean }): Promise<void> {
@@ -26,14 +28,7 @@ export async function answerAndCount(call: Call, plan: Omit<Answer, 'action'>, d
   const recorded = opts.seenBefore ? await getCall(db, call.channelId) : null;
   const resumed = Boolean(recorded?.answeredAt);
   if (resumed) call.alreadyAnswered();
-  else {
-    if (plan.priceAnnouncement) {
-      // The mandatory price announcement must be free: play it before answering.
-      await call.progress();
-      if ((await call.play(priceAnnouncement(plan.priceAnnouncement), plan.language)) !== 'finished') return null;
-    }
-    await call.answer();
-  }
+  else if (!(await announceThenAnswer(call, plan, db))) return null;
   // The greeting plays while the minimum runs. A greeting that cannot be played stops the
   // wait too: nobody waits out the minimum on their bill in silence.
   const greetingFailed = new AbortController();

@@ -7,8 +7,9 @@
 // timetable for what is left.
 import type { Database } from '../../db/client.js';
 import { creditSeconds, getCall, type SecondsCreditResult } from '../../db/ledger/index.js';
-import { priceAnnouncement, secondsConfirmed, secondsTimetable, timeRemaining, type Answer } from '../../domain/index.js';
+import { secondsConfirmed, secondsTimetable, timeRemaining, type Answer } from '../../domain/index.js';
 import type { Call } from '../call.js';
+import { announceThenAnswer } from './before-answer.js';
 import type { PlayResult } from '../telephony.js';
 
 export async function payPerSecond(call: Call, plan: Answer, db: Database, opts: { seenBefore: boolean }): Promise<void> {
@@ -19,14 +20,7 @@ export async function payPerSecond(call: Call, plan: Answer, db: Database, opts:
     const resumed = await creditSeconds(db, call.channelId);
     if (!(await goOn(call, resumed, plan))) return;
     remaining = resumed.credited ? (resumed.purchase.secondsRemaining ?? 0) : 0;
-  } else {
-    if (plan.priceAnnouncement) {
-      // The mandatory price announcement must be free: play it before answering.
-      await call.progress();
-      if ((await call.play(priceAnnouncement(plan.priceAnnouncement), plan.language)) !== 'finished') return;
-    }
-    await call.answer();
-  }
+  } else if (!(await announceThenAnswer(call, plan, db))) return;
 
   // Times are counted from here, just after the ledger noted the answer: the ledger's clock
   // (from answered_at) is never behind this one, so a step never credits less than planned.

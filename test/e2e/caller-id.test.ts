@@ -170,8 +170,8 @@ describe('caller-ID purchase through Asterisk', { timeout: 120_000 }, () => {
     const offerId = await offer(['0899101200'], 1, 6);
     const p = await purchase(offerId, '0612345613');
     const calling = placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899101200', caller: '33612345613' });
-    // Wait until the call is answered, then kill the IVR under it.
-    for (let i = 0; i < 100; i++) {
+    // Wait until the call is answered (after the free identity prompt), then kill the IVR under it.
+    for (let i = 0; i < 300; i++) {
       const rows = (await s.t.db.execute(sql`select 1 from calls where dialed_number = '+33899101200' and answered_at is not null`)) as unknown as unknown[];
       if (rows.length > 0) break;
       await new Promise((r) => setTimeout(r, 100));

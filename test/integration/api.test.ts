@@ -142,6 +142,7 @@ describe('merchant API', () => {
       createdAt: expect.any(String),
       expiresAt: expect.any(String),
       completedAt: null,
+      disputedAt: null,
       clientToken: expect.stringMatching(/^ct_/),
     });
     const read = await http.request('GET', `/v1/purchases/${created.body.id}`, { token: merchant.apiKey });

@@ -99,13 +99,13 @@ async function runCall(call: IncomingCall) {
 }
 
 const FAULTS: Fault[] = ['unreachable', 'raw-error', 'gone', 'hangup-during', 'silent-end'];
-const BUYER_VERBS = ['progress', 'play price', 'answer', 'play greeting', 'play confirmation', 'hangup'];
+const BUYER_VERBS = ['progress', 'play price', 'play identity', 'answer', 'play greeting', 'play confirmation', 'hangup'];
 const REFUSAL_VERBS = ['progress', 'play refusal', 'hangup'];
 
 describe('call flow under faults', () => {
   it('plays the whole buyer call when nothing fails (the sequence the faults cut)', async () => {
     const { verbs, record } = await runCall(await buyerCall('clean'));
-    expect(verbs.map((v) => v.split(' ')[0])).toEqual(['progress', 'play[fr]', 'answer', 'play[fr]', 'play[fr]', 'hangup']);
+    expect(verbs.map((v) => v.split(' ')[0])).toEqual(['progress', 'play[fr]', 'play[fr]', 'answer', 'play[fr]', 'play[fr]', 'hangup']);
     expect(record.outcome).toBe('counted');
   });
 
@@ -115,8 +115,8 @@ describe('call flow under faults', () => {
         const id = `buyer-${index}-${fault}`;
         phone.failAt(id, index, fault);
         const { verbs } = await runCall(await buyerCall(id));
-        // Nothing is answered once the free price announcement did not go through.
-        if (index < 2) expect(verbs).not.toContain('answer');
+        // Nothing is answered once the free price announcement or identity prompt did not go through.
+        if (index < 3) expect(verbs).not.toContain('answer');
       });
     }
   }

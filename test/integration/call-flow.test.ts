@@ -2,7 +2,7 @@
 // call gets. The real-Asterisk proof of the same paths is in test/e2e.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admitCall, countCall, createPurchase, getCall, getPurchase, markAnswered, setNumberSettings } from '../../db/ledger/index.js';
+import { admitCall, countCall, createPurchase, getCall, getPurchase, markAnswered, setMerchantNameSound, setNumberSettings, setOfferNameSound } from '../../db/ledger/index.js';
 import { CallFlow } from '../../ivr/call-flow.js';
 import type { IncomingCall } from '../../ivr/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -24,6 +24,8 @@ afterAll(async () => {
 });
 
 const call = (channelId: string, dialedRaw: string, callerRaw: string): IncomingCall => ({ channelId, asteriskId: 'node-1', dialedRaw, callerRaw });
+/** The identity prompt of a purchase whose merchant and offer have no recorded name. */
+const GENERIC_IDENTITY = 'play[fr] sound:sanscode/identity-purchase-generic sound:sanscode/identity-hang-up-if-not-yours';
 
 describe('call flow', () => {
   it('refuses a withheld caller with early media and never answers', async () => {
@@ -39,6 +41,8 @@ describe('call flow', () => {
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33611111111' });
     await flow.callStarted(call('b1', '33899100002', '0611111111'));
     expect(phone.of('b1')).toEqual([
+      'progress',
+      GENERIC_IDENTITY,
       'answer',
       'play[fr] sound:sanscode/calls-remaining-prefix number:2 sound:sanscode/calls-remaining-suffix sound:sanscode/please-hold',
       'play[fr] sound:sanscode/calls-remaining-one sound:sanscode/call-counted',
@@ -55,17 +59,17 @@ describe('call flow', () => {
     await setNumberSettings(t.db, { number: '+33899100005', priceAnnouncement: 'sanscode/price-2-99' });
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33644444444' });
     await flow.callStarted(call('priced', '0899100005', '0644444444'));
-    expect(phone.of('priced').slice(0, 3)).toEqual(['progress', 'play[fr] sound:sanscode/price-2-99', 'answer']);
+    expect(phone.of('priced').slice(0, 4)).toEqual(['progress', 'play[fr] sound:sanscode/price-2-99', GENERIC_IDENTITY, 'answer']);
   });
 
   it('records too_short when the caller hangs up before the minimum', async () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899100003'], minCallSeconds: 30 });
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33622222222' });
     const running = flow.callStarted(call('short', '0899100003', '0622222222'));
-    await waitFor('the greeting to start', () => phone.of('short').length === 2);
+    await waitFor('the greeting to start', () => phone.of('short').some((v) => v.includes('calls-remaining')));
     phone.callerHangsUp('short');
     await running;
-    expect(phone.of('short')).toEqual(['answer', expect.stringContaining('calls-remaining-one')]);
+    expect(phone.of('short')).toEqual(['progress', GENERIC_IDENTITY, 'answer', expect.stringContaining('calls-remaining-one')]);
     expect(await getCall(t.db, 'short')).toMatchObject({ outcome: 'too_short' });
     expect(await getPurchase(t.db, merchant.id, p.id)).toMatchObject({ callsCounted: 0, status: 'pending' });
     expect(flow.activeCalls).toBe(0);
@@ -91,10 +95,10 @@ describe('call flow', () => {
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33666666666' });
     const leaving = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
     const running = leaving.callStarted(call('handed-over', '0899100007', '0666666666'));
-    await waitFor('the greeting to start', () => phone.of('handed-over').length === 2);
+    await waitFor('the greeting to start', () => phone.of('handed-over').some((v) => v.includes('calls-remaining')));
     leaving.stop();
     await running;
-    expect(phone.of('handed-over')).toEqual(['answer', expect.stringContaining('calls-remaining-one')]);
+    expect(phone.of('handed-over')).toEqual(['progress', GENERIC_IDENTITY, 'answer', expect.stringContaining('calls-remaining-one')]);
     expect(await getCall(t.db, 'handed-over')).toMatchObject({ outcome: 'in_progress', endedAt: null });
   });
 
@@ -118,6 +122,59 @@ describe('call flow', () => {
     await waitFor('the resumed call to end', () => phone.of('still-up').includes('hangup normal') && restarted.activeCalls === 0);
     phone.onEnded = (info) => void flow.callEnded(info);
     expect((await getCall(t.db, 'gone'))?.endedAt).not.toBeNull();
-    expect(phone.of('still-up')).toEqual(['answer', expect.any(String), 'play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
+    expect(phone.of('still-up')).toEqual(['progress', GENERIC_IDENTITY, 'answer', expect.any(String), 'play[fr] sound:sanscode/purchase-confirmed', 'hangup normal']);
+  });
+
+  it('tells the caller whose purchase the call pays, and pays that one: the most recent of two merchants', async () => {
+    const a = await provision(t.db, { numbers: ['+33899100009'] }, 'A');
+    const b = await provision(t.db, { numbers: ['+33899100009'] }, 'B');
+    await setMerchantNameSound(t.db, a.merchant.id, 'names/a');
+    await setMerchantNameSound(t.db, b.merchant.id, 'names/b');
+    await setOfferNameSound(t.db, b.offer.id, 'names/b-article');
+    const atA = await createPurchase(t.db, a.merchant.id, { offerId: a.offer.id, callerNumber: '+33677777777' });
+    const atB = await createPurchase(t.db, b.merchant.id, { offerId: b.offer.id, callerNumber: '+33677777777' });
+    await flow.callStarted(call('two-shops', '0899100009', '0677777777'));
+    expect(phone.of('two-shops').slice(0, 3)).toEqual([
+      'progress',
+      'play[fr] sound:sanscode/identity-purchase-made-on sound:names/b sound:sanscode/identity-purchase-for sound:names/b-article sound:sanscode/identity-hang-up-if-not-yours',
+      'answer',
+    ]);
+    expect(await getCall(t.db, 'two-shops')).toMatchObject({ outcome: 'counted', purchaseId: atB.id });
+    expect(await getPurchase(t.db, a.merchant.id, atA.id)).toMatchObject({ status: 'pending', callsCounted: 0 });
+  });
+
+  it('never answers a caller who hangs up during the identity prompt, and marks the purchase disputed', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100010'], minCallSeconds: 0 });
+    const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33688888888' });
+    phone.playMs = 60_000;
+    const running = flow.callStarted(call('not-mine', '0899100010', '0688888888'));
+    await new Promise((r) => setTimeout(r, 300));
+    phone.callerHangsUp('not-mine');
+    await running;
+    phone.playMs = 0;
+    expect(phone.of('not-mine')).toEqual(['progress', GENERIC_IDENTITY]);
+    expect(await getCall(t.db, 'not-mine')).toMatchObject({ outcome: 'disputed', answeredAt: null });
+    const after = await getPurchase(t.db, merchant.id, p.id);
+    expect(after).toMatchObject({ status: 'pending', callsCounted: 0 });
+    expect(after!.disputedAt).not.toBeNull();
+  });
+
+  it('tells a prompt cut by the hang-up (Asterisk reports it failed) from a broken prompt', async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100011'], minCallSeconds: 0 });
+    const cut = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33699999991' });
+    const broken = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33699999992' });
+    // As Asterisk does: PlaybackFinished (failed), then the end of the channel.
+    phone.failAt('cut', 1, 'unreachable');
+    const running = flow.callStarted(call('cut', '0899100011', '0699999991'));
+    setTimeout(() => phone.callerHangsUp('cut'), 100);
+    await running;
+    expect(await getCall(t.db, 'cut')).toMatchObject({ outcome: 'disputed' });
+    expect((await getPurchase(t.db, merchant.id, cut.id))?.disputedAt).not.toBeNull();
+    // The prompt could not be played and the caller stays: refused unanswered, nobody disputes.
+    phone.failAt('broken', 1, 'unreachable');
+    await flow.callStarted(call('broken', '0899100011', '0699999992'));
+    expect(phone.of('broken')).not.toContain('answer');
+    expect(await getCall(t.db, 'broken')).toMatchObject({ outcome: 'abandoned' });
+    expect((await getPurchase(t.db, merchant.id, broken.id))?.disputedAt).toBeNull();
   });
 });

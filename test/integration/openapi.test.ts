@@ -86,6 +86,8 @@ describe('every operation', () => {
     await http.request('GET', `/v1/admin/offers/${offer.id}`, admin);
     await http.request('GET', `/v1/admin/offers/${pool.id}`, admin);
     await http.request('PUT', '/v1/admin/numbers/0899500001', { ...admin, body: { priceAnnouncement: 'sanscode/price-2-99' } });
+    await http.request('PUT', `/v1/admin/merchants/${merchant.id}/name-sound`, { ...admin, body: { sound: 'sanscode/names/tour' } });
+    await http.request('PUT', `/v1/admin/offers/${offer.id}/name-sound`, { ...admin, body: { sound: null } });
 
     await http.request('PUT', '/v1/webhook', { ...key, body: { url: 'http://127.0.0.1:9/hook' } });
     await http.request('PUT', '/v1/allowed-origins', { ...key, body: { origins: ['https://shop.example'] } });
@@ -116,6 +118,8 @@ describe('every operation', () => {
     await http.request('POST', '/v1/codes/redeem', { ...key, body: { code, reference: 'tour' } });
     await http.request('POST', `/v1/purchases/${bought.id}/cancel`, key);
     await http.request('DELETE', '/v1/webhook', key);
+    await http.request('GET', '/v1/admin/callers/0612500001', admin);
+    await http.request('DELETE', '/v1/admin/callers/0612500001', admin);
 
     for (const [path, headers] of [
       [`/v1/purchases/${bought.id}/events`, { authorization: `Bearer ${merchant.apiKey}` }],

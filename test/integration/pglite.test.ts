@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db/client.js';
 import { createPurchase, getPurchase } from '../../db/ledger/index.js';
+import { defaultPurchaseLimits } from '../../domain/index.js';
 import { simulateCall } from '../support/calls.js';
 import { provision } from '../support/fixtures.js';
 
@@ -17,7 +18,8 @@ describe('embedded PGlite mode', () => {
     const first = await openDatabase({ dataDir: dir });
     expect(first.kind).toBe('pglite');
     const { merchant, offer } = await provision(first.db);
-    const p = await createPurchase(first.db, merchant.id, { offerId: offer.id, callerNumber: '+33612345678' });
+    // With the creation limits and a buyer address, as the API creates them (advisory locks, keyed hash).
+    const p = await createPurchase(first.db, merchant.id, { offerId: offer.id, callerNumber: '+33612345678', clientIp: '192.0.2.1' }, { limits: defaultPurchaseLimits });
     const { admission, count } = await simulateCall(first.db, { dialed: '+33899123456', caller: '+33612345678' });
     expect(admission.action).toBe('answer');
     expect(count).toMatchObject({ counted: true, completed: true });

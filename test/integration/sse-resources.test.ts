@@ -40,6 +40,9 @@ afterAll(async () => {
 });
 
 /** An API with a merchant, a caller-ID offer and `purchases` purchases. */
+/** Buyers' numbers, distinct across the file: at most 5 purchases per number and hour (issue 13). */
+let nextBuyer = 0;
+
 async function setUp(stream: Parameters<typeof createApi>[0]['stream'], purchases: number) {
   const app = createApi({ db: t.db, log: pino({ level: 'silent' }), adminToken: ADMIN, defaultRegion: 'FR', listen: t.listen, stream, authFailuresPerMinute: 1000 });
   const http = await listen(app);
@@ -52,13 +55,15 @@ async function setUp(stream: Parameters<typeof createApi>[0]['stream'], purchase
     })
   ).body;
   const bought: { id: string; clientToken: string }[] = [];
+  const firstBuyer = nextBuyer;
+  nextBuyer += purchases;
   for (let i = 0; i < purchases; i++) {
-    const res = await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId: offer.id, callerNumber: `0655${String(i).padStart(6, '0')}` } });
+    const res = await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId: offer.id, callerNumber: `0655${String(firstBuyer + i).padStart(6, '0')}` } });
     expect(res.status).toBe(201);
     bought.push(res.body);
   }
   /** The buyer of purchase `i` calls and is answered; the call stays in progress, uncounted. */
-  const answerCall = (i: number) => simulateCall(t.db, { dialed: `+33${number.slice(1)}`, caller: `+33655${String(i).padStart(6, '0')}`, count: false });
+  const answerCall = (i: number) => simulateCall(t.db, { dialed: `+33${number.slice(1)}`, caller: `+33655${String(firstBuyer + i).padStart(6, '0')}`, count: false });
   return { app, http, apiKey: merchant.apiKey as string, purchases: bought, answerCall };
 }
 

@@ -19,6 +19,7 @@ const purchase: PurchaseView = {
   createdAt: '2026-01-01T00:00:00.000Z',
   expiresAt: '2026-01-01T00:15:00.000Z',
   completedAt: '2026-01-01T00:05:00.000Z',
+  disputedAt: null,
 };
 
 describe('webhook events', () => {
@@ -32,7 +33,7 @@ describe('webhook events', () => {
     expect(body).toBe(`{"id":"evt_42","type":"purchase.completed","createdAt":"2026-01-01T00:05:00.123Z","data":${JSON.stringify(purchase)}}`);
   });
 
-  it('tells merchants about counted calls, credited seconds and the three endings, and nothing else', () => {
+  it('tells merchants about counted calls, credited seconds, the three endings and disputes, and nothing else', () => {
     const told = purchaseEventTypes.map((t) => [t, webhookTypeOf(t)]).filter(([, w]) => w !== null);
     expect(Object.fromEntries(told)).toEqual({
       call_counted: 'purchase.progress',
@@ -40,6 +41,7 @@ describe('webhook events', () => {
       completed: 'purchase.completed',
       expired: 'purchase.expired',
       cancelled: 'purchase.cancelled',
+      disputed: 'purchase.disputed',
     });
     expect(webhookTypeOf('toString')).toBeNull();
   });

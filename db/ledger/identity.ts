@@ -1,0 +1,209 @@
+// Caller-ID identity (issue 13) in the ledger: creation limits per phone number and per buyer
+// address, the caller's dispute ("not my purchase"), the recorded names a caller hears, and a
+// caller's rights (everything recorded about a number; anonymisation after retention).
+import { createHmac } from 'node:crypto';
+import { and, desc, eq, getTableColumns, sql } from 'drizzle-orm';
+import { creationAllowed, type PurchaseIdentity, type PurchaseLimits, type PurchaseView } from '../../domain/index.js';
+import type { Database } from '../client.js';
+import { accessCodes, calls, merchants, offers, purchases, type CallRow } from '../schema.js';
+import { listCodes, type IssuedCodeView } from './codes.js';
+import { sharedSecret } from './app-state.js';
+import { LedgerError, purchaseById, purchaseWithClock, recordEvent, toPurchaseView, type Tx } from './shared.js';
+
+/**
+ * The buyer's address as stored: HMAC-SHA256 under a key kept in the database (`secrets`), so
+ * equal addresses compare equal across API processes while the table alone does not reveal
+ * them (an unkeyed hash of an IPv4 address is reversed by trying them all).
+ */
+export async function clientIpHash(db: Database, clientIp: string): Promise<string> {
+  const key = await sharedSecret(db, 'client-ip-hash');
+  return createHmac('sha256', key).update(clientIp.trim().toLowerCase()).digest('hex');
+}
+
+/** Serialises, across processes, the creations for one key until the transaction ends. */
+async function lockKey(tx: Tx, key: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+}
+
+/** Ages (seconds, by the database's clock) of the creations in the window matching `where`. */
+async function agesInWindow(tx: Tx, where: ReturnType<typeof sql>, limits: PurchaseLimits): Promise<number[]> {
+  const rows = await tx
+    .select({ age: sql<number>`extract(epoch from now() - ${purchases.createdAt})::float8` })
+    .from(purchases)
+    .where(and(where, sql`${purchases.createdAt} > now() - make_interval(secs => ${limits.windowSeconds})`));
+  return rows.map((r) => r.age);
+}
+
+/**
+ * Refuses (too_many_purchases, 429 + Retry-After) a creation past the limits: purchases for
+ * this phone number across all merchants, and from this buyer address across numbers, in the
+ * sliding window. Exact under concurrency and across API processes: the count is read in the
+ * creating transaction under an advisory lock on the number (then the address, always in this
+ * order), held until the purchase is committed. The same queries run whatever the answer, so
+ * its timing tells nothing about other merchants either.
+ */
+export async function enforceCreationLimits(tx: Tx, who: { callerNumber: string | null; clientIpHash: string | null }, limits: PurchaseLimits): Promise<void> {
+  if (who.callerNumber) await lockKey(tx, `sanscode:purchases:caller:${who.callerNumber}`);
+  if (who.clientIpHash) await lockKey(tx, `sanscode:purchases:ip:${who.clientIpHash}`);
+  if (who.callerNumber) {
+    const verdict = creationAllowed(await agesInWindow(tx, eq(purchases.callerNumber, who.callerNumber), limits), limits.perNumber, limits.windowSeconds);
+    if (!verdict.allowed) {
+      throw new LedgerError('too_many_purchases', `Too many purchases for this phone number in the last ${limits.windowSeconds / 60} minutes.`, {
+        retryAfterSeconds: verdict.retryAfterSeconds,
+      });
+    }
+  }
+  if (who.clientIpHash) {
+    const verdict = creationAllowed(await agesInWindow(tx, eq(purchases.clientIpHash, who.clientIpHash), limits), limits.perClientIp, limits.windowSeconds);
+    if (!verdict.allowed) {
+      throw new LedgerError('too_many_purchases', `Too many purchases from this buyer address in the last ${limits.windowSeconds / 60} minutes.`, {
+        retryAfterSeconds: verdict.retryAfterSeconds,
+      });
+    }
+  }
+}
+
+/** The recorded names of a purchase's merchant and offer: what the caller hears before the answer. */
+export async function purchaseIdentity(tx: Tx, purchaseId: string): Promise<PurchaseIdentity> {
+  const [row] = await tx
+    .select({ merchantNameSound: merchants.nameSound, offerNameSound: offers.nameSound })
+    .from(purchases)
+    .innerJoin(merchants, eq(merchants.id, purchases.merchantId))
+    .innerJoin(offers, eq(offers.id, purchases.offerId))
+    .where(eq(purchases.id, purchaseId));
+  return row ?? { merchantNameSound: null, offerNameSound: null };
+}
+
+/**
+ * The caller hung up during the identity prompt of an admitted, unanswered call: "I did not
+ * make this purchase". The call is recorded `disputed` (never answered, never billed) and its
+ * purchase marked disputed (once: disputedAt, a `disputed` event, the `purchase.disputed`
+ * webhook). The purchase stays pending: its merchant decides. Idempotent; does nothing to a
+ * call already answered or closed.
+ */
+export async function disputeCall(db: Database, channelId: string): Promise<PurchaseView | null> {
+  return db.transaction(async (tx) => {
+    const [call] = await tx.select().from(calls).where(eq(calls.channelId, channelId)).for('update');
+    if (!call || call.outcome !== 'in_progress' || call.answeredAt || call.endedAt || !call.purchaseId) return null;
+    await tx.update(calls).set({ outcome: 'disputed' }).where(eq(calls.id, call.id));
+    const [p] = await tx.select(purchaseWithClock).from(purchases).where(eq(purchases.id, call.purchaseId)).for('update');
+    if (p!.disputedAt === null) {
+      await tx.update(purchases).set({ disputedAt: sql`now()` }).where(eq(purchases.id, p!.id));
+      await recordEvent(tx, p!.id, 'disputed', call.id);
+    }
+    return toPurchaseView(await purchaseById(tx, p!.id));
+  });
+}
+
+/** A purchase in a caller's record: the purchase and whose it is. */
+export interface CallerPurchase extends PurchaseView {
+  merchantId: string;
+  merchantName: string;
+}
+
+/** Everything recorded about one phone number (GET /v1/admin/callers/{number}). */
+export interface CallerRecord {
+  number: string;
+  purchases: CallerPurchase[];
+  calls: (CallRow & { issuedCode: string | null })[];
+  /** Access codes issued to this number (access_code offers), newest first. */
+  codes: IssuedCodeView[];
+}
+
+export async function callerRecord(db: Database, number: string): Promise<CallerRecord> {
+  const [rows, callRows, codes] = await Promise.all([
+    db
+      .select({ ...purchaseWithClock, merchantName: merchants.name })
+      .from(purchases)
+      .innerJoin(merchants, eq(merchants.id, purchases.merchantId))
+      .where(eq(purchases.callerNumber, number))
+      .orderBy(desc(purchases.createdAt)),
+    db
+      .select({ ...getTableColumns(calls), issuedCode: accessCodes.code })
+      .from(calls)
+      .leftJoin(accessCodes, eq(accessCodes.callId, calls.id))
+      .where(eq(calls.callerNumber, number))
+      .orderBy(desc(calls.startedAt)),
+    listCodes(db, { caller: number, limit: 1000 }),
+  ]);
+  return {
+    number,
+    purchases: rows.map((r) => ({ ...toPurchaseView(r), merchantId: r.merchantId, merchantName: r.merchantName })),
+    calls: callRows,
+    codes,
+  };
+}
+
+export interface Anonymisation {
+  number: string;
+  retentionDays: number;
+  anonymisedPurchases: number;
+  anonymisedCalls: number;
+  /** Records still inside the retention period (or a purchase still pending): kept as they are. */
+  keptPurchases: number;
+  keptCalls: number;
+  /** When every record kept now may be anonymised; null when none is kept. */
+  erasableFrom: Date | null;
+}
+
+/**
+ * Erases a caller's personal data from records older than the retention period: the phone
+ * number (purchases, calls, the raw caller ID) and the buyer address hash. What is kept are the
+ * money facts the ledger and the carrier's reconciliation need: amounts (calls required and
+ * counted), times, outcomes, dialed numbers, merchants. A record whose end (a purchase's end or
+ * expiry, a call's end) is younger than `retentionDays`, or a purchase still live, is kept
+ * untouched and counted in the answer. One transaction; running it again changes nothing.
+ */
+export async function anonymiseCaller(db: Database, number: string, retentionDays: number): Promise<Anonymisation> {
+  return db.transaction(async (tx) => {
+    const cutoff = sql`now() - make_interval(days => ${retentionDays})`;
+    const purchaseEnd = sql`coalesce(${purchases.endedAt}, ${purchases.expiresAt})`;
+    const purchaseErasable = sql`(${purchases.status} <> 'pending' or ${purchases.expiresAt} <= now()) and ${purchaseEnd} < ${cutoff}`;
+    const callErasable = sql`${calls.endedAt} is not null and ${calls.endedAt} < ${cutoff}`;
+    const erasedPurchases = await tx
+      .update(purchases)
+      .set({ callerNumber: null, clientIpHash: null, anonymisedAt: sql`now()` })
+      .where(and(eq(purchases.callerNumber, number), purchaseErasable))
+      .returning({ id: purchases.id });
+    const erasedCalls = await tx
+      .update(calls)
+      .set({ callerNumber: null, callerRaw: 'anonymised', anonymisedAt: sql`now()` })
+      .where(and(eq(calls.callerNumber, number), callErasable))
+      .returning({ id: calls.id });
+    // A code's caller number goes with its formula's purchase (same caller, same retention).
+    await tx
+      .update(accessCodes)
+      .set({ callerNumber: null })
+      .where(and(eq(accessCodes.callerNumber, number), sql`${accessCodes.purchaseId} in (select id from ${purchases} where ${purchases.anonymisedAt} is not null)`));
+    const [keptP] = await tx
+      .select({ n: sql<number>`count(*)::int`, until: sql<Date | null>`max(greatest(${purchaseEnd}, now())) + make_interval(days => ${retentionDays})` })
+      .from(purchases)
+      .where(eq(purchases.callerNumber, number));
+    const [keptC] = await tx
+      .select({ n: sql<number>`count(*)::int`, until: sql<Date | null>`max(coalesce(${calls.endedAt}, now())) + make_interval(days => ${retentionDays})` })
+      .from(calls)
+      .where(eq(calls.callerNumber, number));
+    const untils = [keptP?.until, keptC?.until].filter((d): d is Date => d !== null && d !== undefined).map((d) => new Date(d));
+    return {
+      number,
+      retentionDays,
+      anonymisedPurchases: erasedPurchases.length,
+      anonymisedCalls: erasedCalls.length,
+      keptPurchases: keptP?.n ?? 0,
+      keptCalls: keptC?.n ?? 0,
+      erasableFrom: untils.length ? new Date(Math.max(...untils.map((d) => d.getTime()))) : null,
+    };
+  });
+}
+
+/** Sets the recorded name callers hear for a merchant (null: the generic sentence); null if no such merchant. */
+export async function setMerchantNameSound(db: Database, merchantId: string, sound: string | null): Promise<{ id: string; nameSound: string | null } | null> {
+  const [row] = await db.update(merchants).set({ nameSound: sound }).where(eq(merchants.id, merchantId)).returning({ id: merchants.id, nameSound: merchants.nameSound });
+  return row ?? null;
+}
+
+/** Sets the recorded name callers hear for an offer (what is sold; null: none); null if no such offer. */
+export async function setOfferNameSound(db: Database, offerId: string, sound: string | null): Promise<{ id: string; nameSound: string | null } | null> {
+  const [row] = await db.update(offers).set({ nameSound: sound }).where(eq(offers.id, offerId)).returning({ id: offers.id, nameSound: offers.nameSound });
+  return row ?? null;
+}
