@@ -55,6 +55,8 @@ declare -A NODE_HTTP_PORT=([a]=8188 [b]=8288)
 declare -A NODE_RTP=([a]=12000-12999 [b]=13000-13999)
 WORKERS=(ivr-a1 ivr-a2 ivr-b1 ivr-b2)
 declare -A API_PORT=([api-1]=3001 [api-2]=3002)
+# IVR workers' /healthz + /readyz (HEALTH_PORT); their metrics are on this + 6000.
+declare -A SIDE_PORT=([ivr-a1]=3101 [ivr-a2]=3102 [ivr-b1]=3103 [ivr-b2]=3104)
 APIS=(api-1 api-2)
 
 log() { echo "cluster: $*"; }
@@ -176,11 +178,12 @@ proc_start() {
     ivr-a? | ivr-b?)
       local node="${name:4:1}"
       role=ivr
-      env=(IVR_NODE="$node" ARI_URL="$(node_ari "$node")") ;;
+      # Each worker's own health and metrics ports: several roles share this host.
+      env=(IVR_NODE="$node" ARI_URL="$(node_ari "$node")" HEALTH_PORT="${SIDE_PORT[$name]}" METRICS_PORT="$((SIDE_PORT[$name] + 6000))") ;;
     api-?)
       [ -n "${API_PORT[$name]:-}" ] || die "unknown process '$name'"
       role=api
-      env=(PORT="${API_PORT[$name]}" HOST=127.0.0.1) ;;
+      env=(PORT="${API_PORT[$name]}" HOST=127.0.0.1 METRICS_PORT="$((API_PORT[$name] + 6460))") ;;
     *) die "unknown process '$name'" ;;
   esac
   echo "=== start $(date -Is)" >>"$STATE/logs/$name.log"
