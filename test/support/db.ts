@@ -11,8 +11,9 @@ export interface TestDatabase extends DbHandle {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `sanscode_test_${randomBytes(6).toString('hex')}`;
+/** `prefix` names the database (benches use their own, so a leftover says where it came from). */
+export async function createTestDatabase(prefix = 'sanscode_test'): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   const url = new URL(serverUrl);
