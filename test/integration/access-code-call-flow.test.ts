@@ -2,14 +2,12 @@
 // the earlier calls, the code read twice digit by digit at the last one, `*` to hear it again
 // (bounded), and a withheld caller refused unanswered on a multi-call formula. The same paths
 // through the real Asterisk are in test/e2e/access-code.test.ts (all but `*`: see there).
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCall, listCodes } from '../../db/ledger/index.js';
 import { MAX_CODE_REPEATS } from '../../domain/index.js';
 import { CallFlow } from '../../ivr/call-flow.js';
-import type { IncomingCall } from '../../ivr/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { FakeTelephony } from '../support/fake-telephony.js';
+import { FakeTelephony, flowOnFakePhone, incomingCall } from '../support/fake-telephony.js';
 import { provision } from '../support/fixtures.js';
 
 let t: TestDatabase;
@@ -17,15 +15,13 @@ let phone: FakeTelephony;
 let flow: CallFlow;
 beforeAll(async () => {
   t = await createTestDatabase();
-  phone = new FakeTelephony();
-  flow = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
-  phone.onEnded = (info) => void flow.callEnded(info);
+  ({ phone, flow } = flowOnFakePhone(t.db));
 });
 afterAll(async () => {
   await t?.drop();
 });
 
-const call = (channelId: string, dialedRaw: string, callerRaw: string): IncomingCall => ({ channelId, asteriskId: 'node-1', dialedRaw, callerRaw });
+const call = incomingCall;
 const codeOffer = (number: string, callsRequired: number, language: 'fr' | 'en' = 'fr') =>
   provision(t.db, { mode: 'access_code', numbers: [number], callsRequired, minCallSeconds: 0, purchaseTtlSeconds: null, codeTtlSeconds: 86_400, formulaWindowSeconds: 3_600, language });
 

@@ -1,13 +1,11 @@
 // The per-second call flow (ivr/scripts/pay-per-second.ts) over an in-memory Telephony and a
 // real PostgreSQL, in real time: what the caller hears, when the IVR hangs up, what is credited.
 // The real-Asterisk proof is test/e2e/per-second.test.ts.
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPurchase, getCall, getPurchase, setNumberSettings } from '../../db/ledger/index.js';
 import { CallFlow } from '../../ivr/call-flow.js';
-import type { IncomingCall } from '../../ivr/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { FakeTelephony } from '../support/fake-telephony.js';
+import { FakeTelephony, flowOnFakePhone, incomingCall } from '../support/fake-telephony.js';
 import { provision } from '../support/fixtures.js';
 
 let t: TestDatabase;
@@ -15,15 +13,13 @@ let phone: FakeTelephony;
 let flow: CallFlow;
 beforeAll(async () => {
   t = await createTestDatabase();
-  phone = new FakeTelephony();
-  flow = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
-  phone.onEnded = (info) => void flow.callEnded(info);
+  ({ phone, flow } = flowOnFakePhone(t.db));
 });
 afterAll(async () => {
   await t?.drop();
 });
 
-const call = (channelId: string, dialedRaw: string, callerRaw: string): IncomingCall => ({ channelId, asteriskId: 'node-1', dialedRaw, callerRaw });
+const call = incomingCall;
 
 async function perSecond(number: string, caller: string, secondsRequired: number) {
   const { merchant, offer } = await provision(t.db, { numbers: [number], unit: 'second', secondsRequired, callsRequired: 1, minCallSeconds: 0 });

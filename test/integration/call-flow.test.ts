@@ -4,9 +4,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admitCall, countCall, createPurchase, getCall, getPurchase, markAnswered, setMerchantNameSound, setNumberSettings, setOfferNameSound } from '../../db/ledger/index.js';
 import { CallFlow } from '../../ivr/call-flow.js';
-import type { IncomingCall } from '../../ivr/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { FakeTelephony } from '../support/fake-telephony.js';
+import { FakeTelephony, flowOnFakePhone, incomingCall } from '../support/fake-telephony.js';
 import { provision } from '../support/fixtures.js';
 import { waitFor } from '../support/wait.js';
 
@@ -15,15 +14,13 @@ let phone: FakeTelephony;
 let flow: CallFlow;
 beforeAll(async () => {
   t = await createTestDatabase();
-  phone = new FakeTelephony();
-  flow = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
-  phone.onEnded = (info) => void flow.callEnded(info);
+  ({ phone, flow } = flowOnFakePhone(t.db));
 });
 afterAll(async () => {
   await t?.drop();
 });
 
-const call = (channelId: string, dialedRaw: string, callerRaw: string): IncomingCall => ({ channelId, asteriskId: 'node-1', dialedRaw, callerRaw });
+const call = incomingCall;
 /** The identity prompt of a purchase whose merchant and offer have no recorded name. */
 const GENERIC_IDENTITY = 'play[fr] sound:sanscode/identity-purchase-generic sound:sanscode/identity-hang-up-if-not-yours';
 

@@ -2,7 +2,10 @@
 // reported back (StasisEnd) shortly after, a request on a channel that is gone fails with 404,
 // and a play is cancelled the moment its call's signal aborts. Tests script failures on it: a
 // verb that rejects (Asterisk unreachable), or the caller hanging up before or during a verb.
+import { pino } from 'pino';
+import type { Database } from '../../db/client.js';
 import type { Media } from '../../domain/index.js';
+import { CallFlow } from '../../ivr/call-flow.js';
 import { TelephonyError, type HangupInfo, type HangupReason, type IncomingCall, type PlayResult, type Telephony } from '../../ivr/telephony.js';
 
 export type Verb = 'progress' | 'answer' | 'play' | 'hangup';
@@ -122,3 +125,14 @@ export class FakeTelephony implements Telephony {
     await new Promise((r) => setImmediate(r));
   }
 }
+
+/** A call flow on a fresh fake telephony, its hang-ups reported back to it, as the worker wires them. */
+export function flowOnFakePhone(db: Database): { phone: FakeTelephony; flow: CallFlow } {
+  const phone = new FakeTelephony();
+  const flow = new CallFlow(db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
+  phone.onEnded = (info) => void flow.callEnded(info);
+  return { phone, flow };
+}
+
+/** A channel entering the application on node-1, numbers as Asterisk would pass them. */
+export const incomingCall = (channelId: string, dialedRaw: string, callerRaw: string): IncomingCall => ({ channelId, asteriskId: 'node-1', dialedRaw, callerRaw });
