@@ -13,7 +13,9 @@
 //   becomes a TelephonyError naming the channel (ari-client rejects with a bare
 //   `Error: {"message":"Channel not found"}`);
 // - a playback always settles: finished (PlaybackFinished), cancelled (the call ended or the
-//   flow gave up on it), or failed (refused, or its end was lost with the websocket).
+//   flow gave up on it), or failed (refused, or its end was lost with the websocket); one the
+//   flow gives up on while the call goes on is also stopped in Asterisk, so the next sound
+//   never queues behind it (a hold sound cut by an announcement).
 //
 // Every event and answer is parsed (ivr/ari-payloads.ts) before it is read. The mapping from
 // ARI to the Telephony contract (causes, live channels, incoming calls) is plain functions at
@@ -82,6 +84,7 @@ export interface AriClient {
     hangup(params: { channelId: string; reason: HangupReason }): Promise<unknown>;
     list(): Promise<unknown>;
   };
+  playbacks: { stop(params: { playbackId: string }): Promise<unknown> };
   asterisk: { getInfo(): Promise<unknown> };
   /**
    * ari-client 2.2's private websocket (`self._ws` in lib/client.js, absent from its typings),
@@ -334,16 +337,34 @@ export class AriTelephony implements Telephony {
         signal.removeEventListener('abort', cancel);
         resolve(result);
       };
-      const cancel = () => settle('cancelled');
       // Registered before the request: PlaybackFinished may arrive before its answer.
       this.playbacks.set(playbackId, { channelId, settle });
+      const requested = this.request(channelId, 'play', (c) => c.channels.play({ channelId, playbackId, media, lang: language }));
+      const cancel = () => {
+        settle('cancelled');
+        // The sound must stop too, once Asterisk has it (a stop sent before the play's answer
+        // could overtake it). On a channel that is gone there is nothing left to stop.
+        requested.then(
+          () => (this.active.has(channelId) ? this.stopPlayback(channelId, playbackId) : undefined),
+          () => {},
+        );
+      };
       signal.addEventListener('abort', cancel, { once: true });
-      void this.request(channelId, 'play', (c) => c.channels.play({ channelId, playbackId, media, lang: language })).catch((err: TelephonyError) => {
+      requested.catch((err: TelephonyError) => {
         if (!this.playbacks.has(playbackId)) return; // already settled (cancelled)
         this.log.warn({ err, channelId }, 'playback refused');
         settle(err.channelGone ? 'cancelled' : 'failed');
       });
     });
+  }
+
+  /** Best effort: a playback that already ended (or a channel gone) answers 404, which is fine. */
+  private async stopPlayback(channelId: string, playbackId: string): Promise<void> {
+    try {
+      await this.request(channelId, 'stop playback', (c) => c.playbacks.stop({ playbackId }));
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message, channelId }, 'playback not stopped (already over)');
+    }
   }
 
   async hangup(channelId: string, reason: HangupReason): Promise<void> {

@@ -56,6 +56,7 @@ export class FakeAriClient extends EventEmitter implements AriClient {
   stopped = false;
   _ws?: FakeSocket;
   readonly channels: AriClient['channels'];
+  readonly playbacks: AriClient['playbacks'];
   readonly asterisk: AriClient['asterisk'];
 
   constructor(private readonly server: FakeAsterisk) {
@@ -75,6 +76,14 @@ export class FakeAriClient extends EventEmitter implements AriClient {
         }),
       hangup: ({ channelId, reason }) => s.request(`hangup ${channelId} ${reason}`, () => s.hangUpFromAri(channelId)),
       list: () => s.request('list', () => [...s.channels.values()].map((c) => structuredClone(c))),
+    };
+    // Asterisk ends a stopped playback as a finished one (PlaybackFinished, state done).
+    this.playbacks = {
+      stop: ({ playbackId }) =>
+        s.request(`stop playback ${playbackId}`, () => {
+          if (!s.playbacks.has(playbackId)) throw new Error('{"message":"Playback not found"}');
+          s.finishPlayback(playbackId);
+        }),
     };
     this.asterisk = {
       getInfo: () =>

@@ -322,6 +322,52 @@ describe('AriTelephony over a fake ari-client', () => {
       expect(telephony.heldState.playbacks).toBe(0);
     });
 
+    it('stops in Asterisk a play the flow cuts short, only once its request is answered', async () => {
+      const { asterisk, telephony } = await connect();
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      // Cut while the play request is still on its way: the stop must not overtake it.
+      const early = new AbortController();
+      const first = telephony.play('c1', ['sound:hold-music'], 'fr', early.signal);
+      early.abort();
+      expect(await first).toBe('cancelled');
+      await waitFor('the stop of the first playback', () => asterisk.requests.some((r) => r.startsWith('stop playback')));
+      const playIndex = asterisk.requests.indexOf('play c1 [fr] sound:hold-music');
+      expect(playIndex).toBeGreaterThanOrEqual(0);
+      expect(asterisk.requests.findIndex((r) => r.startsWith('stop playback'))).toBeGreaterThan(playIndex);
+      await waitFor('no playback left on c1', () => asterisk.playbacksOf('c1').length === 0);
+      // Cut while playing.
+      const later = new AbortController();
+      const second = telephony.play('c1', ['sound:hold-music'], 'fr', later.signal);
+      await waitFor('the second playback', () => asterisk.playbacksOf('c1').length === 1);
+      later.abort();
+      expect(await second).toBe('cancelled');
+      await waitFor('the second playback stopped', () => asterisk.playbacksOf('c1').length === 0);
+      // One that had just ended: the stop gets a 404, which changes nothing.
+      const third = new AbortController();
+      const ended = telephony.play('c1', ['sound:hold-music'], 'fr', third.signal);
+      await waitFor('the third playback', () => asterisk.playbacksOf('c1').length === 1);
+      const id = asterisk.playbacksOf('c1')[0]!;
+      asterisk.playbacks.delete(id);
+      third.abort();
+      expect(await ended).toBe('cancelled');
+      await waitFor('its stop', () => asterisk.requests.includes(`stop playback ${id}`));
+      expect(telephony.heldState.playbacks).toBe(0);
+    });
+
+    it('sends no stop for a play on a channel that is gone', async () => {
+      const { asterisk, telephony, seen } = await connect();
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      const abort = new AbortController();
+      const play = telephony.play('c1', ['sound:hold-music'], 'fr', abort.signal);
+      await waitFor('the play request', () => asterisk.playbacksOf('c1').length === 1);
+      asterisk.callerHangsUp('c1');
+      await endOf(seen, 'c1');
+      abort.abort();
+      expect(await play).toBe('cancelled');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(asterisk.requests.filter((r) => r.startsWith('stop playback'))).toEqual([]);
+    });
+
     it('fails when the request fails for another reason than a gone channel', async () => {
       const { asterisk, telephony } = await connect();
       asterisk.newCall('c1', '0899123456', '0612345678');
