@@ -160,8 +160,9 @@ export const apiPaths = {
   '/v1/admin/numbers/{number}': {
     put: op('admin', {
       operationId: 'setNumberSettings',
-      summary: "Set a number's price announcement",
-      description: 'The sound played free, as early media, before a call on this number is answered (null: the carrier plays it).',
+      summary: "Set how a number sounds: price announcement, hold sound",
+      description:
+        'priceAnnouncement: the sound played free, as early media, before a call on this number is answered (null: the carrier plays it). holdSound: per-second purchases, what the caller hears between the time-remaining announcements (null: silence). A setting left out keeps its value; at least one is required.',
       requestParams: { path: z.object({ number: z.string().meta({ description: 'The premium number, national or E.164.', examples: ['0899123456'] }) }) },
       requestBody: body(s.numberSettingsBody),
       responses: { 200: json('The settings, number in E.164.', s.numberSettingsResponse), 422: problem('invalid-phone-number: the path is not a usable number.') },

@@ -105,12 +105,22 @@ export const createPurchaseBody = z.strictObject({
 export const uuidParam = z.uuid();
 
 /** A sound name as Asterisk's sound: scheme takes it, without extension: "sanscode/price-2-99". */
-export const numberSettingsBody = z.strictObject({
-  priceAnnouncement: text()
-    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'a sound name such as sanscode/price-2-99 (no extension)')
-    .max(100)
-    .nullable(),
-});
+const soundName = (example: string) =>
+  text()
+    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, `a sound name such as ${example} (no extension)`)
+    .max(100);
+
+/** PUT /v1/admin/numbers/{number}: a setting left out keeps its value; null removes it. */
+export const numberSettingsBody = z
+  .strictObject({
+    priceAnnouncement: soundName('sanscode/price-2-99').nullable().optional().meta({
+      description: 'Played free, as early media, before a call on this number is answered (null: none, the carrier plays it).',
+    }),
+    holdSound: soundName('sanscode/hold-music').nullable().optional().meta({
+      description: 'Per-second purchases: what the caller hears between the time-remaining announcements, looped and cut when the next one is due (null: silence).',
+    }),
+  })
+  .refine((b) => b.priceAnnouncement !== undefined || b.holdSound !== undefined, 'give priceAnnouncement, holdSound or both');
 
 /** PUT /v1/admin/merchants/{id}/name-sound, /v1/admin/offers/{id}/name-sound: a recorded name (null: none). */
 export const nameSoundBody = z.strictObject({
@@ -294,7 +304,7 @@ export const poolResponse = z.strictObject({
   ),
 });
 
-export const numberSettingsResponse = z.strictObject({ number: e164(), priceAnnouncement: z.string().nullable() });
+export const numberSettingsResponse = z.strictObject({ number: e164(), priceAnnouncement: z.string().nullable(), holdSound: z.string().nullable() });
 
 export const nameSoundResponse = z.strictObject({
   id: uuid(),

@@ -113,11 +113,14 @@ export const offerNumbers = pgTable(
  * Per premium number settings, whatever offers use the number. `priceAnnouncement` is the sound
  * (e.g. "sanscode/price-2-99", a file under the sounds folder) that tells the caller the price,
  * played free of charge as early media before a call is answered; null where the carrier
- * already plays the mandatory announcement.
+ * already plays the mandatory announcement. `holdSound` is what a per-second caller hears
+ * between the time-remaining announcements (looped, cut when the next one is due); null:
+ * silence.
  */
 export const numberSettings = pgTable('number_settings', {
   number: text('number').primaryKey(),
   priceAnnouncement: text('price_announcement'),
+  holdSound: text('hold_sound'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 

@@ -26,6 +26,8 @@ export interface DialedNumber {
   language: Language;
   /** Sound played as free early media before answering (null: none, the carrier plays it). */
   priceAnnouncement: string | null;
+  /** Sound a per-second caller hears between the time-remaining announcements (null or absent: silence). */
+  holdSound?: string | null;
   /** access_code: calls of the number's formula (its one offer); absent in the other modes. */
   formulaCalls?: number | null;
 }
@@ -72,6 +74,8 @@ export interface Answer {
   unit?: PurchaseUnit;
   /** unit 'second': seconds the purchase needs when the call is answered. */
   secondsRemaining?: number;
+  /** unit 'second': the number's hold sound, looped between the announcements (null: silence). */
+  holdSound?: string | null;
   /**
    * caller_id: whom the caller pays, played free after the price announcement; a caller who
    * hangs up during it disputes the purchase. Absent: no identity prompt (lent numbers, resumes).
@@ -139,7 +143,7 @@ export function decideCall(facts: CallFacts, context: CallContext, defaultLangua
     return { action: 'reject', outcome: 'no_purchase', language: p?.language ?? numberLanguage };
   }
   if (p.status === 'expired') return { action: 'reject', outcome: 'expired', language: p.language };
-  if (p.unit === 'second') return decidePerSecond(p, context.number.priceAnnouncement);
+  if (p.unit === 'second') return decidePerSecond(p, context.number);
   const remaining = callsRemaining(p);
   // Calls already answered for this purchase may complete it: answering one more could bill a
   // call that can no longer be credited.
@@ -161,7 +165,7 @@ export function decideCall(facts: CallFacts, context: CallContext, defaultLangua
  * holds every remaining second, so a second one could only be billed for seconds the purchase
  * cannot take.
  */
-function decidePerSecond(p: PurchaseAtCall, priceAnnouncement: string | null): Admission {
+function decidePerSecond(p: PurchaseAtCall, number: DialedNumber): Admission {
   const remaining = secondsRemaining({ secondsRequired: p.secondsRequired ?? 0, secondsCounted: p.secondsCounted ?? 0 });
   if (remaining <= 0) return { action: 'reject', outcome: 'no_purchase', language: p.language };
   if (p.callsInProgress > 0) return { action: 'reject', outcome: 'call_in_progress', language: p.language };
@@ -171,9 +175,10 @@ function decidePerSecond(p: PurchaseAtCall, priceAnnouncement: string | null): A
     language: p.language,
     minCallSeconds: p.minCallSeconds,
     callsRemaining: callsRemaining(p),
-    priceAnnouncement,
+    priceAnnouncement: number.priceAnnouncement,
     unit: 'second',
     secondsRemaining: remaining,
+    holdSound: number.holdSound ?? null,
   };
 }
 
@@ -181,6 +186,8 @@ function decidePerSecond(p: PurchaseAtCall, priceAnnouncement: string | null): A
 export interface ResumeContext {
   /** Language of the dialed number's offer; null when it belongs to no offer (or no longer). */
   numberLanguage: Language | null;
+  /** The dialed number's hold sound (a resumed per-second call keeps hearing it); absent: none. */
+  holdSound?: string | null;
   /** The purchase the call was recorded against, null if none. */
   purchase:
     | (CallTally & { id: string; minCallSeconds: number; language: Language; mode?: OfferMode; unit?: PurchaseUnit; secondsRequired?: number | null; secondsCounted?: number })
@@ -207,5 +214,10 @@ export function resumeCall(recorded: CallOutcome, context: ResumeContext, defaul
   }
   const answer: Answer = { action: 'answer', purchaseId: p.id, language, minCallSeconds: p.minCallSeconds, callsRemaining: remaining, priceAnnouncement: null };
   if (p.unit !== 'second') return answer;
-  return { ...answer, unit: 'second', secondsRemaining: secondsRemaining({ secondsRequired: p.secondsRequired ?? 0, secondsCounted: p.secondsCounted ?? 0 }) };
+  return {
+    ...answer,
+    unit: 'second',
+    secondsRemaining: secondsRemaining({ secondsRequired: p.secondsRequired ?? 0, secondsCounted: p.secondsCounted ?? 0 }),
+    holdSound: context.holdSound ?? null,
+  };
 }

@@ -98,7 +98,8 @@ export type SecondsStep =
  * What the IVR does during a per-second call, given the seconds the purchase needs when the
  * timetable starts: say the time remaining at once and every ANNOUNCE_EVERY_SECONDS (if the
  * announcement ends before the confirmation), credit every CREDIT_EVERY_SECONDS, and confirm
- * CONFIRMATION_SECONDS before the target. Between announcements: silence.
+ * CONFIRMATION_SECONDS before the target. Between announcements: silence, or the number's
+ * hold sound (holdSound) looped.
  */
 export function secondsTimetable(remainingAtStart: number): SecondsStep[] {
   const confirmAt = Math.max(0, remainingAtStart - CONFIRMATION_SECONDS);
@@ -123,6 +124,11 @@ export function timeRemaining(seconds: number): Media {
   if (m > 0) media.push(`number:${m}`, sound(m === 1 ? 'minute' : 'minutes'));
   if (s > 0 || m === 0) media.push(`number:${s}`, sound(s === 1 ? 'second' : 'seconds'));
   return media;
+}
+
+/** The number's hold sound, a sound name set by the operator (see number_settings). */
+export function holdSound(soundName: string): Media {
+  return [`sound:${soundName}`];
 }
 
 /** Played once the last second is credited, just before the IVR hangs up. */

@@ -41,9 +41,12 @@ export class Call {
     return this.phone.progress(this.channelId);
   }
 
-  /** Never rejects: anything short of `finished` means the script should stop. */
-  play(media: Media, language: Language): Promise<PlayResult> {
-    return this.phone.play(this.channelId, media, language, this.signal);
+  /**
+   * Never rejects: anything short of `finished` means the script should stop. `until` cuts this
+   * play short (it is cancelled and stopped) without ending the call.
+   */
+  play(media: Media, language: Language, until?: AbortSignal): Promise<PlayResult> {
+    return this.phone.play(this.channelId, media, language, until ? AbortSignal.any([this.signal, until]) : this.signal);
   }
 
   /** Answers (billing starts) and notes the moment in the ledger: the minimum runs from here. */

@@ -99,13 +99,15 @@ export function adminRoutes(db: Database, defaultRegion: string, opts: { retenti
   });
 
   /**
-   * PUT /v1/admin/numbers/{number} {priceAnnouncement} — the free price announcement played as
-   * early media before a call on this number is answered (null: the carrier plays it).
+   * PUT /v1/admin/numbers/{number} {priceAnnouncement?, holdSound?} — how the number sounds: the
+   * free price announcement played as early media before a call is answered (null: the carrier
+   * plays it), and the sound a per-second caller hears between the time-remaining announcements
+   * (null: silence). A setting left out keeps its value.
    */
   router.put('/numbers/:number', async (req, res) => {
     const number = phoneOr422('number', req.params.number, defaultRegion);
-    const { priceAnnouncement } = parse(numberSettingsBody, req.body);
-    res.json((await setNumberSettings(db, { number, priceAnnouncement })) satisfies NumberSettingsResponse);
+    const settings = parse(numberSettingsBody, req.body);
+    res.json((await setNumberSettings(db, { number, ...settings })) satisfies NumberSettingsResponse);
   });
 
   /**

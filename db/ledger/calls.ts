@@ -94,6 +94,7 @@ async function dialedNumber(tx: Tx, dialed: string): Promise<DialedNumber | null
       mode: offers.mode,
       language: offers.language,
       priceAnnouncement: numberSettings.priceAnnouncement,
+      holdSound: numberSettings.holdSound,
       formulaCalls: sql<number | null>`case when ${offers.mode} = 'access_code' then ${offers.callsRequired} end`,
     })
     .from(offerNumbers)
@@ -152,9 +153,11 @@ async function purchaseForCall(tx: Tx, mode: OfferMode, dialed: string, caller: 
 /** What to do with a channel already recorded (seen again after a restart). */
 async function resumeRecorded(tx: Tx, call: CallRow, defaultLanguage: Language): Promise<CallPlan> {
   const purchase = call.purchaseId ? await purchaseById(tx, call.purchaseId) : null;
-  // The number's language matters only to a call refused without a purchase.
-  const number = !purchase && call.dialedNumber ? await dialedNumber(tx, call.dialedNumber) : null;
-  const plan = resumeCall(call.outcome, { purchase, numberLanguage: number?.language ?? null }, defaultLanguage);
+  // The number's language matters only to a call refused without a purchase; its hold sound
+  // only to a per-second call still under way.
+  const needsNumber = call.dialedNumber && (!purchase || (purchase.unit === 'second' && call.outcome === 'in_progress'));
+  const number = needsNumber ? await dialedNumber(tx, call.dialedNumber!) : null;
+  const plan = resumeCall(call.outcome, { purchase, numberLanguage: number?.language ?? null, holdSound: number?.holdSound ?? null }, defaultLanguage);
   // Not answered yet: the caller may not have heard whom they pay to the end; say it again.
   if (plan.action === 'answer' && !call.answeredAt && purchase?.mode === 'caller_id') plan.identity = await purchaseIdentity(tx, purchase.id);
   return plan;

@@ -96,14 +96,22 @@ export async function getOffer(db: Database, offerId: string): Promise<OfferView
 export interface NumberSettings {
   number: string;
   priceAnnouncement: string | null;
+  holdSound: string | null;
 }
 
-/** Sets how a premium number is announced to callers (see numberSettings in the schema). */
-export async function setNumberSettings(db: Database, settings: NumberSettings): Promise<NumberSettings> {
+/**
+ * Sets how a premium number sounds to callers (see numberSettings in the schema). A setting
+ * left out keeps its value (null when the number had none).
+ */
+export async function setNumberSettings(db: Database, settings: Pick<NumberSettings, 'number'> & Partial<Omit<NumberSettings, 'number'>>): Promise<NumberSettings> {
+  const changed = {
+    ...(settings.priceAnnouncement !== undefined && { priceAnnouncement: settings.priceAnnouncement }),
+    ...(settings.holdSound !== undefined && { holdSound: settings.holdSound }),
+  };
   const [row] = await db
     .insert(numberSettings)
-    .values(settings)
-    .onConflictDoUpdate({ target: numberSettings.number, set: { priceAnnouncement: settings.priceAnnouncement, updatedAt: sql`now()` } })
-    .returning({ number: numberSettings.number, priceAnnouncement: numberSettings.priceAnnouncement });
+    .values({ number: settings.number, ...changed })
+    .onConflictDoUpdate({ target: numberSettings.number, set: { ...changed, updatedAt: sql`now()` } })
+    .returning({ number: numberSettings.number, priceAnnouncement: numberSettings.priceAnnouncement, holdSound: numberSettings.holdSound });
   return row!;
 }

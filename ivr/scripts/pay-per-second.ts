@@ -1,15 +1,17 @@
 // A call that pays seconds of a per-second purchase: price announcement (free, before the
 // answer), answer, then the timetable of domain/per-second.ts: the time remaining at once and
-// every 30 s (silence in between), the ledger credits the elapsed seconds every 5 s, and
+// every 30 s (in between: silence, or the number's hold sound looped), the ledger credits the
+// elapsed seconds every 5 s, and
 // CONFIRMATION_SECONDS before the target the last seconds are credited, "purchase confirmed"
 // plays and the IVR hangs up, at the target. A caller who hangs up earlier keeps every second
 // (endCall credits them). A call taken up after an IVR restart credits first, then follows a
 // timetable for what is left.
 import type { Database } from '../../db/client.js';
 import { creditSeconds, getCall, type SecondsCreditResult } from '../../db/ledger/index.js';
-import { secondsConfirmed, secondsTimetable, timeRemaining, type Answer } from '../../domain/index.js';
+import { holdSound, secondsConfirmed, secondsTimetable, timeRemaining, type Answer } from '../../domain/index.js';
 import type { Call } from '../call.js';
 import { announceThenAnswer } from './before-answer.js';
+import { HoldSound } from './hold-sound.js';
 import type { PlayResult } from '../telephony.js';
 
 export async function payPerSecond(call: Call, plan: Answer, db: Database, opts: { seenBefore: boolean }): Promise<void> {
@@ -25,22 +27,39 @@ export async function payPerSecond(call: Call, plan: Answer, db: Database, opts:
   // Times are counted from here, just after the ledger noted the answer: the ledger's clock
   // (from answered_at) is never behind this one, so a step never credits less than planned.
   const start = performance.now();
+  const hold = plan.holdSound ? new HoldSound(call, holdSound(plan.holdSound), plan.language) : null;
+  try {
+    await followTimetable(call, plan, db, remaining, start, hold);
+  } finally {
+    await hold?.close();
+  }
+}
+
+async function followTimetable(call: Call, plan: Answer, db: Database, remaining: number, start: number, hold: HoldSound | null): Promise<void> {
   // An announcement plays while the timetable goes on; one that cannot be played ends the call
   // (nobody stays billed in silence because the prompts are broken).
   const announcementFailed = new AbortController();
   const signal = AbortSignal.any([call.signal, announcementFailed.signal]);
+  // Announcements are chained, never two at once; each cuts the hold sound and resumes it.
   let announcing: Promise<PlayResult> = Promise.resolve('finished');
-  for (const step of secondsTimetable(remaining)) {
+  const announce = async (secondsRemaining: number): Promise<PlayResult> => {
+    await hold?.pause();
+    const result = await call.play(timeRemaining(secondsRemaining), plan.language);
+    if (result === 'failed') announcementFailed.abort();
+    if (result === 'finished') hold?.resume();
+    return result;
+  };
+  const steps = secondsTimetable(remaining);
+  if (steps[0]?.kind !== 'announce') hold?.resume();
+  for (const step of steps) {
     if (!(await call.wait(Math.max(0, step.atSeconds * 1000 - (performance.now() - start)), signal))) return;
     switch (step.kind) {
       case 'announce':
-        announcing = call.play(timeRemaining(step.secondsRemaining), plan.language).then((result) => {
-          if (result === 'failed') announcementFailed.abort();
-          return result;
-        });
+        announcing = announcing.then(() => announce(step.secondsRemaining));
         break;
       case 'credit': {
         const result = await creditSeconds(db, call.channelId);
+        if (!(result.credited && !result.completed)) await hold?.pause();
         if (!(await goOn(call, result, plan))) return;
         break;
       }
@@ -48,6 +67,7 @@ export async function payPerSecond(call: Call, plan: Answer, db: Database, opts:
         // The timetable lets the last announcement end first; wait for it all the same, so
         // two prompts never queue on the channel.
         if ((await announcing) !== 'finished') return;
+        await hold?.pause();
         const result = await confirm(call, db, signal);
         // Completed: confirmed and hung up; refused: hung up. Null: the caller left.
         if (result) await goOn(call, result, plan);

@@ -4,7 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { placeCall } from '../../scripts/lib/sipp.js';
-import { startE2eStack, type E2eStack } from '../support/stack.js';
+import { ADMIN, startE2eStack, type E2eStack } from '../support/stack.js';
 
 let s: E2eStack;
 beforeAll(async () => {
@@ -20,6 +20,10 @@ const LATENCY_SECONDS = 0.6;
 describe('per-second purchase through Asterisk', { timeout: 120_000 }, () => {
   it('completes 20 s over two calls of about 12 s, hanging up the second at the target', async () => {
     const offerId = await s.createOffer({ mode: 'caller_id', unit: 'second', secondsRequired: 20, numbers: ['0899100900'], purchaseTtlSeconds: 600 });
+    // A hold sound (29 s, Asterisk's core sounds) between the announcements: it must be cut for
+    // the confirmation, or the confirmation would queue behind it and the caller pay past the target.
+    const hold = await s.http.request('PUT', '/v1/admin/numbers/0899100900', { token: ADMIN, body: { holdSound: 'demo-congrats' } });
+    expect(hold.status).toBe(200);
     const created = await s.http.request('POST', '/v1/purchases', { token: s.merchantKey, body: { offerId, callerNumber: '0612345690' } });
     expect(created.status).toBe(201);
     const id = created.body.id as string;

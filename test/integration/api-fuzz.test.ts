@@ -129,7 +129,7 @@ function sampleBody(method: string, path: string): Record<string, unknown> {
   if (key === 'POST /v1/admin/merchants') return { name: 'Shop' };
   if (key === 'POST /v1/admin/offers')
     return { merchantId: known.merchantId, name: 'Offer', mode: 'caller_id', callsRequired: 1, minCallSeconds: 0, numbers: ['0899700201'], purchaseTtlSeconds: 60, language: 'fr', priceLine: '1 €' };
-  if (key === 'PUT /v1/admin/numbers/:number') return { priceAnnouncement: 'sanscode/price' };
+  if (key === 'PUT /v1/admin/numbers/:number') return { priceAnnouncement: 'sanscode/price', holdSound: 'sanscode/hold' };
   if (key === 'POST /v1/purchases') return { offerId: known.offerId, callerNumber: '0612700002', reference: 'ref' };
   if (key === 'PUT /v1/webhook') return { url: 'http://127.0.0.1:9/hook', rotateSecret: false };
   if (key === 'PUT /v1/allowed-origins') return { origins: ['https://shop.example'] };

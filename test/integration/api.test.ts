@@ -103,11 +103,26 @@ describe('admin API', () => {
 describe('number settings', () => {
   it('sets and clears the price announcement of a number, in E.164', async () => {
     const set = await http.request('PUT', '/v1/admin/numbers/0899123456', { token: ADMIN, body: { priceAnnouncement: 'sanscode/price-2-99' } });
-    expect(set.body).toEqual({ number: '+33899123456', priceAnnouncement: 'sanscode/price-2-99' });
+    expect(set.body).toEqual({ number: '+33899123456', priceAnnouncement: 'sanscode/price-2-99', holdSound: null });
     const cleared = await http.request('PUT', '/v1/admin/numbers/+33899123456', { token: ADMIN, body: { priceAnnouncement: null } });
-    expect(cleared.body).toEqual({ number: '+33899123456', priceAnnouncement: null });
+    expect(cleared.body).toEqual({ number: '+33899123456', priceAnnouncement: null, holdSound: null });
     expectProblem(await http.request('PUT', '/v1/admin/numbers/0899123456', { token: ADMIN, body: { priceAnnouncement: '../../etc/passwd' } }), 400);
     expectInvalidPhone(await http.request('PUT', '/v1/admin/numbers/12', { token: ADMIN, body: { priceAnnouncement: null } }), 'number');
+  });
+
+  it('sets the hold sound of per-second calls; a setting left out keeps its value', async () => {
+    await http.request('PUT', '/v1/admin/numbers/0899123457', { token: ADMIN, body: { priceAnnouncement: 'sanscode/price-0-80' } });
+    const hold = await http.request('PUT', '/v1/admin/numbers/0899123457', { token: ADMIN, body: { holdSound: 'sanscode/hold-music' } });
+    expect(hold.status).toBe(200);
+    expect(hold.body).toEqual({ number: '+33899123457', priceAnnouncement: 'sanscode/price-0-80', holdSound: 'sanscode/hold-music' });
+    const silence = await http.request('PUT', '/v1/admin/numbers/0899123457', { token: ADMIN, body: { holdSound: null } });
+    expect(silence.body).toEqual({ number: '+33899123457', priceAnnouncement: 'sanscode/price-0-80', holdSound: null });
+    // Nothing to set, a path, an extension: refused, nothing written.
+    expectProblem(await http.request('PUT', '/v1/admin/numbers/0899123457', { token: ADMIN, body: {} }), 400);
+    expectProblem(await http.request('PUT', '/v1/admin/numbers/0899123457', { token: ADMIN, body: { holdSound: '/var/lib/asterisk/moh/x' } }), 400);
+    expectProblem(await http.request('PUT', '/v1/admin/numbers/0899123457', { token: ADMIN, body: { holdSound: 'sanscode/hold.wav' } }), 400);
+    const after = await http.request('PUT', '/v1/admin/numbers/0899123457', { token: ADMIN, body: { priceAnnouncement: 'sanscode/price-0-80' } });
+    expect(after.body).toMatchObject({ holdSound: null });
   });
 });
 

@@ -51,6 +51,35 @@ describe('per-second call flow', { timeout: 30_000 }, () => {
     expect(phone.of('s2')).toEqual(['progress', 'play[fr] sound:sanscode/price-0-80', 'answer', 'play[fr] sound:sanscode/seconds-confirmed', 'hangup normal']);
   });
 
+  it("loops the number's hold sound between announcements, cut before the confirmation", async () => {
+    const { merchant, purchase } = await perSecond('+33899200004', '+33671000004', 8);
+    await setNumberSettings(t.db, { number: '+33899200004', holdSound: 'sanscode/hold-music' });
+    // Sounds that take time, on a telephony of their own: the hold sound must be cut, not queued.
+    const slow = flowOnFakePhone(t.db);
+    slow.phone.playMs = 700;
+    await slow.flow.callStarted(call('h1', '0899200004', '0671000004'));
+    const heard = slow.phone.of('h1');
+    expect(heard.slice(0, 2)).toEqual(['answer', 'play[fr] sound:sanscode/time-remaining number:8 sound:sanscode/seconds']);
+    expect(heard.slice(-2)).toEqual(['play[fr] sound:sanscode/seconds-confirmed', 'hangup normal']);
+    // From 0.7 s to the confirmation at 5 s: the hold sound, again and again.
+    const between = heard.slice(2, -2);
+    expect(between.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(between)).toEqual(new Set(['play[fr] sound:sanscode/hold-music']));
+    expect(slow.phone.cancelledPlays).toEqual(['h1 sound:sanscode/hold-music']);
+    expect(slow.phone.overlapped.has('h1')).toBe(false);
+    expect(await getPurchase(t.db, merchant.id, purchase.id)).toMatchObject({ status: 'completed', secondsCounted: 8 });
+  });
+
+  it('goes on in silence when the hold sound cannot be played', async () => {
+    const { merchant, purchase } = await perSecond('+33899200005', '+33671000005', 7);
+    await setNumberSettings(t.db, { number: '+33899200005', holdSound: 'sanscode/missing-file' });
+    // 7 s: no announcement fits before the confirmation at 4 s, so the hold sound starts at once.
+    phone.failAt('h2', 1, 'unreachable');
+    await flow.callStarted(call('h2', '0899200005', '0671000005'));
+    expect(phone.of('h2')).toEqual(['answer', 'play[fr] sound:sanscode/missing-file -> unreachable', 'play[fr] sound:sanscode/seconds-confirmed', 'hangup normal']);
+    expect(await getPurchase(t.db, merchant.id, purchase.id)).toMatchObject({ status: 'completed', secondsCounted: 7 });
+  });
+
   it('keeps the seconds of a caller who hangs up, and refuses a simultaneous call on the purchase', async () => {
     const { merchant, purchase } = await perSecond('+33899200003', '+33671000003', 60);
     const running = flow.callStarted(call('s3', '0899200003', '0671000003'));

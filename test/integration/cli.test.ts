@@ -44,7 +44,10 @@ describe('sanscode operator CLI', { timeout: 180_000 }, () => {
 
     const announcement = await sanscode('number', 'set-announcement', '0899123456', 'sanscode/price-2-99', '--json');
     expect(announcement).toMatchObject({ code: 0, stderr: '' });
-    expect(announcement.json()).toEqual({ number: '+33899123456', priceAnnouncement: 'sanscode/price-2-99' });
+    expect(announcement.json()).toEqual({ number: '+33899123456', priceAnnouncement: 'sanscode/price-2-99', holdSound: null });
+    const hold = await sanscode('number', 'set-hold-sound', '0899123456', 'sanscode/hold-music', '--json');
+    expect(hold).toMatchObject({ code: 0, stderr: '' });
+    expect(hold.json()).toEqual({ number: '+33899123456', priceAnnouncement: 'sanscode/price-2-99', holdSound: 'sanscode/hold-music' });
 
     // What the merchant's backend and the IVR then do works on this setup.
     const purchase = await createPurchase(t.db, merchantId, { offerId, callerNumber: '+33612345678' });
@@ -121,7 +124,7 @@ describe('sanscode operator CLI', { timeout: 180_000 }, () => {
   it('prints --help for every command without touching the database', async () => {
     const unreachable = 'postgres://nobody@127.0.0.1:1/none';
     const commands = [
-      ['merchant'], ['merchant', 'create'], ['offer'], ['offer', 'create'], ['number', 'set-announcement'], ['pool', 'show'], ['calls'],
+      ['merchant'], ['merchant', 'create'], ['offer'], ['offer', 'create'], ['number', 'set-announcement'], ['number', 'set-hold-sound'], ['pool', 'show'], ['calls'],
       ['credit'], ['purchase', 'show'], ['webhook-deliveries'], ['report'], ['reconcile'],
     ];
     const results = await runAll(commands, (c) => runSanscode(unreachable, [...c, '--help']));
@@ -149,6 +152,7 @@ describe('sanscode operator CLI', { timeout: 180_000 }, () => {
       [['offer', 'create', '--merchant', '00000000-0000-4000-8000-000000000000', '--name', 'X', '--number', '0899400001', '--calls', '1', '--min-seconds', '0', '--ttl', '60'], /No merchant with id/],
       [['offer', 'show', 'not-a-uuid'], /"not-a-uuid" is not an offer id/],
       [['number', 'set-announcement', '0899400001'], /give either SOUND or --none/],
+      [['number', 'set-hold-sound', '0899400001', 'hold.wav'], /"hold.wav" is not a sound name/],
       [['credit', 'some-channel'], /--reason: required/],
       [['reconcile', '/nonexistent/statement.csv'], /cannot read \/nonexistent\/statement.csv: ENOENT/],
     ];

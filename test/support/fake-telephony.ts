@@ -46,6 +46,12 @@ export class FakeTelephony implements Telephony {
     await this.verb(id, 'answer', '');
   }
 
+  /** Plays cut short by the flow ("<id> <media>"), in order. */
+  cancelledPlays: string[] = [];
+  /** Channels that ever had two sounds playing at once (a prompt queued behind another). */
+  overlapped = new Set<string>();
+  private readonly playing = new Map<string, number>();
+
   async play(id: string, media: Media, lang: string, signal: AbortSignal): Promise<PlayResult> {
     try {
       await this.verb(id, 'play', `[${lang}] ${media.join(' ')}`);
@@ -53,14 +59,22 @@ export class FakeTelephony implements Telephony {
       return (err as TelephonyError).channelGone ? 'cancelled' : 'failed';
     }
     if (signal.aborted) return 'cancelled';
+    const now = (this.playing.get(id) ?? 0) + 1;
+    this.playing.set(id, now);
+    if (now > 1) this.overlapped.add(id);
     return new Promise<PlayResult>((resolve) => {
+      const end = (result: PlayResult) => {
+        this.playing.set(id, (this.playing.get(id) ?? 1) - 1);
+        resolve(result);
+      };
       const cancel = () => {
         clearTimeout(timer);
-        resolve('cancelled');
+        this.cancelledPlays.push(`${id} ${media.join(' ')}`);
+        end('cancelled');
       };
       const timer = setTimeout(() => {
         signal.removeEventListener('abort', cancel);
-        resolve(this.gone.has(id) ? 'cancelled' : 'finished');
+        end(this.gone.has(id) ? 'cancelled' : 'finished');
       }, this.playMs);
       signal.addEventListener('abort', cancel, { once: true });
     });

@@ -198,14 +198,26 @@ describe('decideCall for a per-second purchase', () => {
     expect(decideCall(facts, ctx(p(), 'sanscode/price'), 'fr')).toMatchObject({ action: 'answer', priceAnnouncement: 'sanscode/price' });
   });
 
-  it('leaves per-call decisions as they were (no unit member)', () => {
-    const perCall = decideCall(facts, ctx(p({ unit: 'call', secondsRequired: null, secondsCounted: 0 })), 'fr');
+  it.each([
+    ['the number has one', 'sanscode/hold-music', 'sanscode/hold-music'],
+    ['none set: silence', null, null],
+    ['not told (older callers of decideCall): silence', undefined, null],
+  ])("carries the number's hold sound: %s", (_name, holdSound, expected) => {
+    const context: CallContext = { number: { mode: 'caller_id', language: 'fr', priceAnnouncement: null, ...(holdSound !== undefined && { holdSound }) }, purchase: p() };
+    expect(decideCall(facts, context, 'fr')).toMatchObject({ action: 'answer', unit: 'second', holdSound: expected });
+  });
+
+  it('leaves per-call decisions as they were (no unit member, no hold sound)', () => {
+    const number = { mode: 'caller_id' as const, language: 'fr' as const, priceAnnouncement: null, holdSound: 'sanscode/hold-music' };
+    const perCall = decideCall(facts, { number, purchase: p({ unit: 'call', secondsRequired: null, secondsCounted: 0 }) }, 'fr');
     expect(perCall).not.toHaveProperty('unit');
     expect(perCall).not.toHaveProperty('secondsRemaining');
+    expect(perCall).not.toHaveProperty('holdSound');
   });
 
   it('resumes an in-progress per-second call with what the purchase still needs', () => {
     const purchase = { id: 'p1', callsRequired: 1, callsCounted: 0, minCallSeconds: 0, language: 'fr' as const, unit: 'second' as const, secondsRequired: 20, secondsCounted: 15 };
     expect(resumeCall('in_progress', { purchase, numberLanguage: 'fr' }, 'fr')).toMatchObject({ action: 'answer', unit: 'second', secondsRemaining: 5, priceAnnouncement: null });
+    expect(resumeCall('in_progress', { purchase, numberLanguage: 'fr', holdSound: 'sanscode/hold-music' }, 'fr')).toMatchObject({ holdSound: 'sanscode/hold-music' });
   });
 });

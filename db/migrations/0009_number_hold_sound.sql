@@ -1,0 +1,1 @@
+ALTER TABLE "number_settings" ADD COLUMN "hold_sound" text;
