@@ -78,7 +78,7 @@ export const purchasesCreated = new Counter({
 
 export const purchasesCompleted = new Counter({
   name: 'sanscode_purchases_completed_total',
-  help: 'Purchases completed by a call this IVR process counted, by mode.',
+  help: 'Purchases completed, by mode: by a call this IVR process counted (calls or seconds), or by a lost-call credit through this API process.',
   labelNames: ['mode'] as const,
   registers: [registry],
 });

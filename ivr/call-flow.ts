@@ -191,8 +191,8 @@ export class CallFlow {
   private async closeRecord(channelId: string, end: ChannelEnd, log: Logger): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const { call, count } = await endCall(this.db, channelId, { cause: end.cause, causeText: end.causeText, lost: end.lost ?? false });
-        if (count?.counted && count.completed) purchasesCompleted.inc({ mode: count.purchase.mode });
+        const { call, completed } = await endCall(this.db, channelId, { cause: end.cause, causeText: end.causeText, lost: end.lost ?? false });
+        if (completed) purchasesCompleted.inc({ mode: completed.mode });
         if (call) {
           recordCallEnd(call);
           log.info({ outcome: call.outcome, answeredSeconds: call.answeredSeconds, cause: end.cause, purchaseId: call.purchaseId }, 'call ended');

@@ -17,6 +17,7 @@ import {
   type MerchantView,
   type OfferView,
 } from '../../db/ledger/index.js';
+import { purchasesCompleted } from '../../core/metrics.js';
 import { toE164 } from '../../core/phone.js';
 import { merchantOr404, offerOr404, parse, pathId, phoneOr422 } from '../input.js';
 import { invalidPhone, notFound } from '../problem.js';
@@ -145,7 +146,9 @@ export function adminRoutes(db: Database, defaultRegion: string, opts: { retenti
    */
   router.post('/calls/:id/credit', async (req, res) => {
     const { reason } = parse(creditCallBody, req.body);
-    res.json((await creditLostCall(db, String(req.params.id), { by: 'admin-api', reason })) satisfies CallCreditResponse);
+    const result = await creditLostCall(db, String(req.params.id), { by: 'admin-api', reason });
+    if (result.completed) purchasesCompleted.inc({ mode: result.purchase.mode });
+    res.json(result satisfies CallCreditResponse);
   });
 
   /** GET /v1/admin/codes?caller=0612345678&offerId=…&limit=100 — codes issued, for support. */

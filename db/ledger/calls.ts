@@ -207,12 +207,13 @@ export async function endCall(
   db: Database,
   channelId: string,
   hangup: { cause?: number | null; causeText?: string | null; lost?: boolean },
-): Promise<{ call: CallRow | null; count: CountResult | null }> {
+): Promise<{ call: CallRow | null; count: CountResult | null; completed: PurchaseView | null }> {
   return db.transaction(async (tx) => {
     const call = await lockCall(tx, channelId);
     // Unknown or already closed: nothing changes (call is null so the caller logs nothing).
-    if (!call || call.endedAt) return { call: null, count: null };
+    if (!call || call.endedAt) return { call: null, count: null, completed: null };
     let count: CountResult | null = null;
+    let secondsCompleted: PurchaseView | null = null;
     let outcome: CallOutcome = call.outcome;
     // A per-second call's last seconds (since its last periodic credit) are credited here.
     let secondsProgress = false;
@@ -224,6 +225,7 @@ export async function endCall(
         if (perSecond) {
           outcome = perSecond.outcome;
           secondsProgress = perSecond.progress;
+          secondsCompleted = perSecond.completed;
         } else {
           count = await creditIfLongEnough(tx, call);
           outcome = count.counted ? 'counted' : 'too_short';
@@ -247,7 +249,9 @@ export async function endCall(
     } else if (secondsProgress && call.purchaseId) {
       await recordEvent(tx, call.purchaseId, 'seconds_credited', call.id);
     }
-    return { call: ended ?? null, count };
+    // The purchase this hang-up completed, if any: its last call counted or its last seconds credited.
+    const completed = count?.counted && count.completed ? count.purchase : secondsCompleted;
+    return { call: ended ?? null, count, completed };
   });
 }
 

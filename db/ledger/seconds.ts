@@ -45,14 +45,14 @@ export async function creditSeconds(db: Database, channelId: string, opts: { con
  * (counted when it credited any second) and whether a progress event must follow once the
  * call is closed (so that the event already shows no call in progress).
  */
-export async function finalSecondsCredit(tx: Tx, call: CallRow): Promise<{ outcome: AcceptedOutcome; progress: boolean } | null> {
+export async function finalSecondsCredit(tx: Tx, call: CallRow): Promise<{ outcome: AcceptedOutcome; progress: boolean; completed: PurchaseView | null } | null> {
   const result = await creditIn(tx, call, { confirming: false, atHangup: true });
   if (!result.credited && result.reason === 'not_per_second') return null;
   const [after] = await tx.select({ secondsCredited: calls.secondsCredited }).from(calls).where(eq(calls.id, call.id));
   const outcome: AcceptedOutcome = (after?.secondsCredited ?? 0) > 0 ? 'counted' : 'too_short';
   // Completion has its own event; a purchase still pending is told where it stands.
   const progress = result.purchase?.status === 'pending';
-  return { outcome, progress };
+  return { outcome, progress, completed: result.credited && result.completed ? result.purchase : null };
 }
 
 async function creditIn(tx: Tx, call: CallRow, opts: { confirming: boolean; atHangup: boolean }): Promise<SecondsCreditResult> {

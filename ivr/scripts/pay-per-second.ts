@@ -7,6 +7,7 @@
 // (endCall credits them). A call taken up after an IVR restart credits first, then follows a
 // timetable for what is left.
 import type { Database } from '../../db/client.js';
+import { purchasesCompleted } from '../../core/metrics.js';
 import { creditSeconds, getCall, type SecondsCreditResult } from '../../db/ledger/index.js';
 import { holdSound, secondsConfirmed, secondsTimetable, timeRemaining, type Answer } from '../../domain/index.js';
 import type { Call } from '../call.js';
@@ -96,6 +97,7 @@ async function confirm(call: Call, db: Database, signal: AbortSignal): Promise<S
 async function goOn(call: Call, result: SecondsCreditResult, plan: Answer): Promise<boolean> {
   if (result.credited && !result.completed) return true;
   if (result.credited) {
+    purchasesCompleted.inc({ mode: result.purchase.mode });
     call.log.info({ purchaseId: result.purchase.id, seconds: result.seconds }, 'per-second purchase completed');
     if ((await call.play(secondsConfirmed(), plan.language)) !== 'finished') return false;
   } else {

@@ -82,19 +82,30 @@ describe('GET /metrics', () => {
     await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId: offer.id, callerNumber: '0611300002' } });
     await simulateCall(t.db, { channelId: 'm-lost', dialed: '+33899300002', caller: '+33611300002', count: false });
     await flow.resync('node-test');
+    // The operator credits the lost call (the carrier billed it): its purchase completes.
+    const credit = await http.request('POST', '/v1/admin/calls/m-lost/credit', { token: ADMIN, body: { reason: 'carrier statement' } });
+    expect(credit.status).toBe(200);
+    // A per-second purchase of 1 s, completed at once by its call.
+    const seconds = (await http.request('POST', '/v1/admin/offers', {
+      token: ADMIN,
+      body: { merchantId: merchant.id, name: 'Time', mode: 'caller_id', unit: 'second', secondsRequired: 1, numbers: ['0899300003'], purchaseTtlSeconds: 600, language: 'fr' },
+    })).body;
+    await http.request('POST', '/v1/purchases', { token: merchant.apiKey, body: { offerId: seconds.id, callerNumber: '0611300003' } });
+    await flow.callStarted({ channelId: 'm-seconds', asteriskId: 'node-m', dialedRaw: '0899300003', callerRaw: '0611300003' });
 
     const after = await scrape();
     const delta = (name: string, labels: Record<string, string> = {}) => (value(after, name, labels) ?? 0) - (value(before, name, labels) ?? 0);
-    expect(delta('sanscode_purchases_created_total', { mode: 'caller_id' })).toBe(2);
-    expect(delta('sanscode_purchases_completed_total', { mode: 'caller_id' })).toBe(1);
-    expect(delta('sanscode_calls_total', { outcome: 'counted' })).toBe(1);
+    expect(delta('sanscode_purchases_created_total', { mode: 'caller_id' })).toBe(3);
+    // The paid call, the credited lost call, the per-second call.
+    expect(delta('sanscode_purchases_completed_total', { mode: 'caller_id' })).toBe(3);
+    expect(delta('sanscode_calls_total', { outcome: 'counted' })).toBe(2);
     expect(delta('sanscode_calls_total', { outcome: 'anonymous' })).toBe(1);
     expect(delta('sanscode_calls_total', { outcome: 'lost' })).toBe(1);
-    expect(delta('sanscode_call_decision_seconds_count', { action: 'answer' })).toBe(1);
+    expect(delta('sanscode_call_decision_seconds_count', { action: 'answer' })).toBe(2);
     expect(delta('sanscode_call_decision_seconds_count', { action: 'reject' })).toBe(1);
     expect(value(after, 'sanscode_call_decision_seconds_bucket', { action: 'answer', le: '+Inf' })).toBeGreaterThanOrEqual(1);
-    // The paid call and the lost one were answered: two durations observed.
-    expect(delta('sanscode_call_answered_seconds_count')).toBe(2);
+    // The paid call, the lost one and the per-second one were answered: three durations observed.
+    expect(delta('sanscode_call_answered_seconds_count')).toBe(3);
     expect(value(after, 'sanscode_active_calls')).toBe(0);
     for (const name of ['sanscode_ari_connected', 'sanscode_ivr_leader', 'sanscode_live_streams', 'sanscode_webhook_backlog', 'sanscode_webhook_oldest_pending_seconds']) {
       expect(value(after, name), name).toBeDefined();
