@@ -245,6 +245,9 @@ export function sseData(e: StoredEvent) {
     numberToCall: p.numberToCall,
     expiresAt: p.expiresAt,
     completedAt: p.completedAt,
+    // The phone's owner said "not my purchase" (hung up during the identity prompt): a page
+    // can stop waiting for calls that will not come.
+    disputedAt: p.disputedAt ?? null,
     ...(p.unit === 'second' ? { unit: p.unit, secondsRequired: p.secondsRequired, secondsCounted: p.secondsCounted, secondsRemaining: p.secondsRemaining } : {}),
   };
 }

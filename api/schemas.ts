@@ -428,6 +428,9 @@ export const purchaseLiveEvent = z.strictObject({
   numberToCall: e164(),
   expiresAt: time(),
   completedAt: time().nullable(),
+  disputedAt: time()
+    .nullable()
+    .meta({ description: 'When the owner of the number hung up during the identity prompt ("not my purchase"); the purchase stays pending.' }),
   ...perSecondPurchase(),
 });
 

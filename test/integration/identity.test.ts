@@ -6,6 +6,8 @@ import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
+import { sseData } from '../../api/live.js';
+import { purchaseLiveEvent } from '../../api/schemas.js';
 import {
   admitCall,
   anonymiseCaller,
@@ -13,6 +15,7 @@ import {
   createPurchase,
   disputeCall,
   endCall,
+  eventsSince,
   getCall,
   getPurchase,
   setMerchantNameSound,
@@ -127,6 +130,10 @@ describe('the dispute mark', () => {
     const hooks = (await t.db.execute(sql`select type, body from webhook_deliveries where purchase_id = ${p.id} and type = 'purchase.disputed'`)) as unknown as { body: string }[];
     expect(hooks).toHaveLength(1);
     expect(JSON.parse(hooks[0]!.body).data.disputedAt).toBe(disputed!.disputedAt);
+    // Live pages see it too, in the stream's data.
+    const stream = await eventsSince(t.db, p.id, 0);
+    expect(sseData(stream.at(-1)!)).toMatchObject({ status: 'pending', disputedAt: disputed!.disputedAt });
+    expect(purchaseLiveEvent.safeParse(sseData(stream.at(-1)!)).success).toBe(true);
   });
 
   it('never disputes an answered call', async () => {
