@@ -213,6 +213,8 @@ export const calls = pgTable(
     index('calls_purchase').on(t.purchaseId),
     index('calls_caller').on(t.callerNumber, t.startedAt),
     index('calls_in_progress').on(t.asteriskId).where(sql`${t.outcome} = 'in_progress'`),
+    // The operator's call list (newest first, LIMIT) and reports (a period) read by start time.
+    index('calls_started').on(t.startedAt),
   ],
 );
 
