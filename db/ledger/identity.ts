@@ -41,9 +41,9 @@ export interface CreationIdentity {
  * held until the transaction ends. It is evaluated in the statement that reads the offer, once
  * for the offer's row (`offerMode` is its mode column): the number's lock for a caller_id offer
  * only, the address's for any offer that creates purchases. The limits are then read by
- * checkCreationLimits in a LATER statement: under READ COMMITTED each statement takes its
+ * creationAges in a LATER statement: under READ COMMITTED each statement takes its
  * snapshot when it starts, so only a statement after the lock sees every creation committed
- * by the lock's previous holder.
+ * by the lock's previous holder (creationAges).
  */
 export function creationLimitLocks(who: CreationIdentity, offerMode: SQL | AnyColumn): SQL {
   const number = who.callerNumber ? `sanscode:purchases:caller:${who.callerNumber}` : null;
@@ -54,39 +54,52 @@ export function creationLimitLocks(who: CreationIdentity, offerMode: SQL | AnyCo
      where k is not null)`;
 }
 
-/** Ages (seconds, by the database's clock) of the creations in the window matching `where`. */
-async function agesInWindow(tx: Tx, where: ReturnType<typeof sql>, limits: PurchaseLimits): Promise<number[]> {
-  const rows = await tx
-    .select({ age: sql<number>`extract(epoch from now() - ${purchases.createdAt})::float8` })
-    .from(purchases)
-    .where(and(where, sql`${purchases.createdAt} > now() - make_interval(secs => ${limits.windowSeconds})`));
-  return rows.map((r) => r.age);
+/**
+ * SQL expression: the ages (seconds, by the database's clock) of the creations in the window
+ * matching `where`, as a JSON array.
+ */
+function agesInWindow(where: SQL, limits: PurchaseLimits): SQL {
+  return sql`(select coalesce(json_agg(extract(epoch from now() - p.created_at)::float8), '[]'::json)
+      from ${purchases} p where ${where} and p.created_at > now() - make_interval(secs => ${limits.windowSeconds}))`;
+}
+
+/** The ages in the window of the creations a new one counts against (null: not limited on that). */
+export interface CreationAges {
+  byNumber: number[] | null;
+  byAddress: number[] | null;
+}
+
+/**
+ * SQL expressions reading the CreationAges of `who` (JSON arrays), to be selected in a
+ * statement that runs after the one that took creationLimitLocks (the same `who`), in the same
+ * transaction.
+ */
+export function creationAges(who: CreationIdentity, limits: PurchaseLimits): { byNumber: SQL | null; byAddress: SQL | null } {
+  return {
+    byNumber: who.callerNumber ? agesInWindow(sql`p.caller_number = ${who.callerNumber}`, limits) : null,
+    byAddress: who.clientIpHash ? agesInWindow(sql`p.client_ip_hash = ${who.clientIpHash}`, limits) : null,
+  };
 }
 
 /**
  * Refuses (too_many_purchases, 429 + Retry-After) a creation past the limits: purchases for
  * this phone number across all merchants, and from this buyer address across numbers, in the
- * sliding window. Exact under concurrency and across API processes: it runs in the creating
- * transaction, after the statement that took creationLimitLocks (the same `who`), and those
- * locks are held until the purchase is committed. Both counts are sent at once (one round
- * trip); the same queries run whatever the answer, so its timing tells nothing about other
- * merchants either.
+ * sliding window. Exact under concurrency and across API processes: the ages are read in the
+ * creating transaction, by a statement after the one that took creationLimitLocks, and those
+ * locks are held until the purchase is committed. The same queries run whatever the answer, so
+ * its timing tells nothing about other merchants either.
  */
-export async function checkCreationLimits(tx: Tx, who: CreationIdentity, limits: PurchaseLimits): Promise<void> {
-  const [byNumber, byAddress] = await Promise.all([
-    who.callerNumber ? agesInWindow(tx, eq(purchases.callerNumber, who.callerNumber), limits) : null,
-    who.clientIpHash ? agesInWindow(tx, eq(purchases.clientIpHash, who.clientIpHash), limits) : null,
-  ]);
-  if (byNumber) {
-    const verdict = creationAllowed(byNumber, limits.perNumber, limits.windowSeconds);
+export function refuseBeyondLimits(ages: CreationAges, limits: PurchaseLimits): void {
+  if (ages.byNumber) {
+    const verdict = creationAllowed(ages.byNumber, limits.perNumber, limits.windowSeconds);
     if (!verdict.allowed) {
       throw new LedgerError('too_many_purchases', `Too many purchases for this phone number in the last ${limits.windowSeconds / 60} minutes.`, {
         retryAfterSeconds: verdict.retryAfterSeconds,
       });
     }
   }
-  if (byAddress) {
-    const verdict = creationAllowed(byAddress, limits.perClientIp, limits.windowSeconds);
+  if (ages.byAddress) {
+    const verdict = creationAllowed(ages.byAddress, limits.perClientIp, limits.windowSeconds);
     if (!verdict.allowed) {
       throw new LedgerError('too_many_purchases', `Too many purchases from this buyer address in the last ${limits.windowSeconds / 60} minutes.`, {
         retryAfterSeconds: verdict.retryAfterSeconds,

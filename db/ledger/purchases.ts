@@ -4,7 +4,7 @@ import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import { effectiveStatus, purchaseLifetimeSeconds, type PurchaseLimits, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { offerNumbers, offers, purchaseEvents, purchases, type Offer } from '../schema.js';
-import { checkCreationLimits, clientIpHash, creationLimitLocks } from './identity.js';
+import { clientIpHash, creationAges, creationLimitLocks, refuseBeyondLimits, type CreationAges, type CreationIdentity } from './identity.js';
 import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
 import {
   endPurchase,
@@ -81,8 +81,8 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
  * (a dozen statements each waiting for the previous one), so it is built of few:
  * 1. the offer, its numbers, the clock and (with limits) the limits' advisory locks: one
  *    statement, before anything about purchases is read;
- * 2. the limits' counts and this caller's pending purchases at this merchant, sent together
- *    (their snapshots are all taken after the locks);
+ * 2. the limits' counts and this caller's pending purchases at this merchant: one statement,
+ *    whose snapshot is taken after the locks;
  * 3. the purchase, its `created` event and the NOTIFY: one statement. The purchase answered and the event's snapshot are built from the values
  *    that statement writes (the clock of step 1: now() is the transaction's start, the same in
  *    every statement), so nothing is read back.
@@ -107,16 +107,14 @@ async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, 
     throw new LedgerError('access_code_offer', 'This offer sells access codes: callers pay by calling its number, no purchase is created first.');
   }
   const callerNumber = offer.mode === 'caller_id' ? (input.callerNumber ?? null) : null;
-  const [, mine] = await Promise.all([
-    limits ? checkCreationLimits(tx, { callerNumber, clientIpHash: ipHash }, limits) : null,
-    callerNumber ? pendingOfCaller(tx, merchantId, callerNumber, numbers) : null,
-  ]);
+  const { ages, mine } = await readBeforeCreation(tx, merchantId, { callerNumber, clientIpHash: ipHash }, numbers, limits);
+  if (limits) refuseBeyondLimits(ages, limits);
   let numberToCall: string;
   if (offer.mode === 'dynamic_number') {
     numberToCall = await pickFreeNumber(tx, offer);
   } else {
     if (!callerNumber || !mine) throw new LedgerError('caller_number_required', 'This offer identifies the buyer by caller ID: callerNumber is required.');
-    numberToCall = await numberForCaller(tx, merchantId, offer, numbers, mine);
+    numberToCall = await numberForCaller(tx, offer, numbers, mine);
   }
   const lifetimeSeconds = purchaseLifetimeSeconds(offer);
   // now() + make_interval(secs => an integer) read back would be exactly this (a Date keeps
@@ -173,53 +171,58 @@ async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, 
   return view;
 }
 
-/** This caller's pending caller-ID purchases at this merchant on these numbers. */
+/** This caller's pending caller-ID purchases at this merchant on the offer's numbers. */
 interface PendingOfCaller {
   /** Those whose time is over and that no call is paying for, locked: they are written expired. */
   lapsed: { id: string; callsCounted: number }[];
   /** All of them (lapsed ones included). */
-  pending: { id: string; number: string; merchantId: string; offerId: string }[];
+  pending: { id: string; number: string; offerId: string }[];
 }
 
 /**
- * Reads (both statements sent at once) this caller's pending purchases at this merchant on
- * `numbers`. Only this merchant's purchases are read: another merchant's pending purchase for
- * this caller neither blocks this one nor changes which queries run (no answer, no timing,
- * tells a merchant what the caller does elsewhere).
+ * Step 2 of a creation, one statement (one snapshot, taken after step 1's locks): the ages of
+ * the creations the limits count, and this caller's pending purchases at this merchant on
+ * `numbers` (null without a caller number). Only this merchant's purchases are read: another
+ * merchant's pending purchase for this caller neither blocks this one nor changes which
+ * queries run (no answer, no timing, tells a merchant what the caller does elsewhere).
  */
-async function pendingOfCaller(tx: Tx, merchantId: string, callerNumber: string, numbers: string[]): Promise<PendingOfCaller> {
-  const [lapsed, pending] = await Promise.all([
-    tx
-      .select({ id: purchases.id, callsCounted: purchases.callsCounted })
-      .from(purchases)
-      .where(
-        and(
-          eq(purchases.status, 'pending'),
-          eq(purchases.merchantId, merchantId),
-          eq(purchases.callerNumber, callerNumber),
-          inArray(purchases.numberToCall, numbers),
-          sql`${purchases.expiresAt} <= now()`,
-          noCallInProgress(purchases.id),
-        ),
+async function readBeforeCreation(
+  tx: Tx,
+  merchantId: string,
+  who: CreationIdentity,
+  numbers: string[],
+  limits: PurchaseLimits | undefined,
+): Promise<{ ages: CreationAges; mine: PendingOfCaller | null }> {
+  const ages = limits ? creationAges(who, limits) : { byNumber: null, byAddress: null };
+  const caller = who.callerNumber;
+  if (!ages.byNumber && !ages.byAddress && !caller) return { ages: { byNumber: null, byAddress: null }, mine: null };
+  const ofCaller = caller
+    ? sql`p.status = 'pending' and p.merchant_id = ${merchantId} and p.caller_number = ${caller} and ${inArray(sql`p.number_to_call`, numbers)}`
+    : sql`false`;
+  const [row] = rowsOf<{ by_number: number[] | null; by_address: number[] | null; lapsed: PendingOfCaller['lapsed']; pending: PendingOfCaller['pending'] }>(
+    await tx.execute(sql`
+      with lapsed as (
+        select p.id, p.calls_counted from ${purchases} p
+         where ${ofCaller} and p.expires_at <= now() and ${noCallInProgress(sql`p.id`)}
+           for update
       )
-      .for('update'),
-    tx
-      .select({ id: purchases.id, number: purchases.numberToCall, merchantId: purchases.merchantId, offerId: purchases.offerId })
-      .from(purchases)
-      .where(
-        and(
-          eq(purchases.status, 'pending'),
-          eq(purchases.mode, 'caller_id'),
-          eq(purchases.merchantId, merchantId),
-          eq(purchases.callerNumber, callerNumber),
-          inArray(purchases.numberToCall, numbers),
-        ),
-      ),
-  ]);
-  return { lapsed, pending };
+      select ${ages.byNumber ?? sql`null::json`} as by_number,
+             ${ages.byAddress ?? sql`null::json`} as by_address,
+             (select coalesce(json_agg(json_build_object('id', l.id, 'callsCounted', l.calls_counted)), '[]'::json) from lapsed l) as lapsed,
+             (select coalesce(json_agg(json_build_object('id', p.id, 'number', p.number_to_call, 'offerId', p.offer_id)), '[]'::json)
+                from ${purchases} p where ${ofCaller} and p.mode = 'caller_id') as pending`),
+  );
+  return {
+    ages: { byNumber: row!.by_number, byAddress: row!.by_address },
+    mine: caller ? { lapsed: row!.lapsed, pending: row!.pending } : null,
+  };
 }
 
-async function numberForCaller(tx: Tx, merchantId: string, offer: Offer, numbers: string[], mine: PendingOfCaller): Promise<string> {
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as T[];
+}
+
+async function numberForCaller(tx: Tx, offer: Offer, numbers: string[], mine: PendingOfCaller): Promise<string> {
   // Lapsed purchases are written expired (with their events) so the unique index frees up;
   // they were locked before `pending` was read, so the rest of `pending` still holds.
   for (const p of mine.lapsed) await endPurchase(tx, p.id, 'expired', p.callsCounted);
@@ -227,7 +230,7 @@ async function numberForCaller(tx: Tx, merchantId: string, offer: Offer, numbers
   const free = numbers.find((n) => !taken.some((t) => t.number === n));
   if (free) return free;
   // Point the merchant to its own pending purchase so it can resume it (all taken are its own).
-  const own = taken.find((t) => t.merchantId === merchantId && t.offerId === offer.id);
+  const own = taken.find((t) => t.offerId === offer.id);
   throw new LedgerError(
     'caller_has_pending_purchase',
     own
