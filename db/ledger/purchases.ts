@@ -77,15 +77,18 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
 }
 
 /**
- * One creation, in the transaction createPurchase opened. Round trips, not work, were its cost
- * (a dozen statements each waiting for the previous one), so it is built of few:
- * 1. the offer, its numbers, the clock and (with limits) the limits' advisory locks: one
- *    statement, before anything about purchases is read;
+ * One creation, in the transaction createPurchase opened. Its statements were its cost (a
+ * dozen, each a round trip waiting for the previous one, each with its own CPU in this
+ * process and in PostgreSQL; profiled under load), so it is built of few:
+ * 1. the offer, its numbers, the clock, the id of the `created` event (a sequence value, lost
+ *    if the creation is refused, as a rolled-back insert's would be) and (with limits) the
+ *    limits' advisory locks: one statement, before anything about purchases is read;
  * 2. the limits' counts and this caller's pending purchases at this merchant: one statement,
  *    whose snapshot is taken after the locks;
- * 3. the purchase, its `created` event and the NOTIFY: one statement. The purchase answered and the event's snapshot are built from the values
- *    that statement writes (the clock of step 1: now() is the transaction's start, the same in
- *    every statement), so nothing is read back.
+ * 3. the purchase, its `created` event and the NOTIFY: one statement. The purchase answered
+ *    and the event's snapshot are built from the values that statement writes (with the clock
+ *    of step 1: now() is the transaction's start, the same in every statement), so nothing is
+ *    read back.
  * A dynamic number's lending keeps its own statements (lending.ts).
  */
 async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, ipHash: string | null, limits: PurchaseLimits | undefined): Promise<PurchaseView> {
