@@ -40,17 +40,17 @@ export interface CreationIdentity {
  * for this phone number and this buyer address, always in this order (number, then address),
  * held until the transaction ends. It is evaluated in the statement that reads the offer, once
  * for the offer's row (`offerMode` is its mode column): the number's lock for a caller_id offer
- * only, the address's for any offer that creates purchases. The limits are then read by
- * creationAges in a LATER statement: under READ COMMITTED each statement takes its
- * snapshot when it starts, so only a statement after the lock sees every creation committed
- * by the lock's previous holder (creationAges).
+ * only, the address's for any offer that creates purchases (unnest yields them in array
+ * order). The limits are then read by creationAges in a LATER statement: under READ COMMITTED
+ * each statement takes its snapshot when it starts, so only a statement after the lock sees
+ * every creation committed by the lock's previous holder.
  */
 export function creationLimitLocks(who: CreationIdentity, offerMode: SQL | AnyColumn): SQL {
   const number = who.callerNumber ? `sanscode:purchases:caller:${who.callerNumber}` : null;
   const address = who.clientIpHash ? `sanscode:purchases:ip:${who.clientIpHash}` : null;
   return sql`(select count(pg_advisory_xact_lock(hashtextextended(k, 0)))
       from unnest(array[case when ${offerMode} = 'caller_id' then ${number}::text end,
-                        case when ${offerMode} <> 'access_code' then ${address}::text end]) with ordinality as t(k, i)
+                        case when ${offerMode} <> 'access_code' then ${address}::text end]) as t(k)
      where k is not null)`;
 }
 
