@@ -120,7 +120,10 @@ function goals(): Record<string, { goal: string; measured: string; met: boolean 
   const read = find('sanscode GET /v1/purchases/{id}');
   if (read?.ratio !== undefined) out.statusRead = { goal: '≥ 0.8× Express + one read', measured: `${read.ratio}×`, met: read.ratio >= 0.8 };
   const paced = find('sanscode GET,');
-  if (paced) out.statusReadP99 = { goal: 'p99 ≤ 10 ms at 1,000 req/s offered', measured: `${paced.p99Ms} ms`, met: paced.p99Ms! <= 10 };
+  const pacedFloor = find('bare Express, constant JSON,');
+  const pacedBaseline = find('Express + one PK SELECT,');
+  const floors = [pacedFloor && `bare Express ${pacedFloor.p99Ms} ms`, pacedBaseline && `Express + one read ${pacedBaseline.p99Ms} ms`].filter(Boolean).join(', ');
+  if (paced) out.statusReadP99 = { goal: 'p99 ≤ 10 ms at 1,000 req/s offered', measured: `${paced.p99Ms} ms${floors ? ` (same run, paced alike: ${floors})` : ''}`, met: paced.p99Ms! <= 10 };
   const create = find('sanscode POST /v1/purchases');
   if (create?.ratio !== undefined) out.purchaseCreation = { goal: '≥ 0.5× Express + one INSERT', measured: `${create.ratio}×`, met: create.ratio >= 0.5 };
   const push = find('SSE: a counted call');

@@ -2,7 +2,7 @@
 // address, the caller's dispute ("not my purchase"), the recorded names a caller hears, and a
 // caller's rights (everything recorded about a number; anonymisation after retention).
 import { createHmac } from 'node:crypto';
-import { and, desc, eq, getTableColumns, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import { creationAllowed, type PurchaseIdentity, type PurchaseLimits, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { accessCodes, calls, merchants, offers, purchases, type CallRow } from '../schema.js';
@@ -10,51 +10,96 @@ import { listCodes, type IssuedCodeView } from './codes.js';
 import { sharedSecret } from './app-state.js';
 import { LedgerError, purchaseById, purchaseWithClock, recordEvent, toPurchaseView, type Tx } from './shared.js';
 
+/** The key of client-ip-hash, per database: a secret is created once and never changes. */
+const ipHashKeys = new WeakMap<Database, Promise<Buffer>>();
+
 /**
  * The buyer's address as stored: HMAC-SHA256 under a key kept in the database (`secrets`), so
  * equal addresses compare equal across API processes while the table alone does not reveal
- * them (an unkeyed hash of an IPv4 address is reversed by trying them all).
+ * them (an unkeyed hash of an IPv4 address is reversed by trying them all). The key is read
+ * once per process (a stored secret is never replaced), not on every creation.
  */
 export async function clientIpHash(db: Database, clientIp: string): Promise<string> {
-  const key = await sharedSecret(db, 'client-ip-hash');
-  return createHmac('sha256', key).update(clientIp.trim().toLowerCase()).digest('hex');
+  let key = ipHashKeys.get(db);
+  if (!key) {
+    key = sharedSecret(db, 'client-ip-hash');
+    ipHashKeys.set(db, key);
+    key.catch(() => ipHashKeys.delete(db));
+  }
+  return createHmac('sha256', await key).update(clientIp.trim().toLowerCase()).digest('hex');
 }
 
-/** Serialises, across processes, the creations for one key until the transaction ends. */
-async function lockKey(tx: Tx, key: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+/** Who a creation counts against: the phone number (caller_id offers only) and the buyer address hash. */
+export interface CreationIdentity {
+  callerNumber: string | null;
+  clientIpHash: string | null;
 }
 
-/** Ages (seconds, by the database's clock) of the creations in the window matching `where`. */
-async function agesInWindow(tx: Tx, where: ReturnType<typeof sql>, limits: PurchaseLimits): Promise<number[]> {
-  const rows = await tx
-    .select({ age: sql<number>`extract(epoch from now() - ${purchases.createdAt})::float8` })
-    .from(purchases)
-    .where(and(where, sql`${purchases.createdAt} > now() - make_interval(secs => ${limits.windowSeconds})`));
-  return rows.map((r) => r.age);
+/**
+ * SQL expression that takes the advisory locks serialising, across processes, the creations
+ * for this phone number and this buyer address, always in this order (number, then address),
+ * held until the transaction ends. It is evaluated in the statement that reads the offer, once
+ * for the offer's row (`offerMode` is its mode column): the number's lock for a caller_id offer
+ * only, the address's for any offer that creates purchases (unnest yields them in array
+ * order). The limits are then read by creationAges in a LATER statement: under READ COMMITTED
+ * each statement takes its snapshot when it starts, so only a statement after the lock sees
+ * every creation committed by the lock's previous holder.
+ */
+export function creationLimitLocks(who: CreationIdentity, offerMode: SQL | AnyColumn): SQL {
+  const number = who.callerNumber ? `sanscode:purchases:caller:${who.callerNumber}` : null;
+  const address = who.clientIpHash ? `sanscode:purchases:ip:${who.clientIpHash}` : null;
+  return sql`(select count(pg_advisory_xact_lock(hashtextextended(k, 0)))
+      from unnest(array[case when ${offerMode} = 'caller_id' then ${number}::text end,
+                        case when ${offerMode} <> 'access_code' then ${address}::text end]) as t(k)
+     where k is not null)`;
+}
+
+/**
+ * SQL expression: the ages (seconds, by the database's clock) of the creations in the window
+ * matching `where`, as a JSON array.
+ */
+function agesInWindow(where: SQL, limits: PurchaseLimits): SQL {
+  return sql`(select coalesce(json_agg(extract(epoch from now() - p.created_at)::float8), '[]'::json)
+      from ${purchases} p where ${where} and p.created_at > now() - make_interval(secs => ${limits.windowSeconds}))`;
+}
+
+/** The ages in the window of the creations a new one counts against (null: not limited on that). */
+export interface CreationAges {
+  byNumber: number[] | null;
+  byAddress: number[] | null;
+}
+
+/**
+ * SQL expressions reading the CreationAges of `who` (JSON arrays), to be selected in a
+ * statement that runs after the one that took creationLimitLocks (the same `who`), in the same
+ * transaction.
+ */
+export function creationAges(who: CreationIdentity, limits: PurchaseLimits): { byNumber: SQL | null; byAddress: SQL | null } {
+  return {
+    byNumber: who.callerNumber ? agesInWindow(sql`p.caller_number = ${who.callerNumber}`, limits) : null,
+    byAddress: who.clientIpHash ? agesInWindow(sql`p.client_ip_hash = ${who.clientIpHash}`, limits) : null,
+  };
 }
 
 /**
  * Refuses (too_many_purchases, 429 + Retry-After) a creation past the limits: purchases for
  * this phone number across all merchants, and from this buyer address across numbers, in the
- * sliding window. Exact under concurrency and across API processes: the count is read in the
- * creating transaction under an advisory lock on the number (then the address, always in this
- * order), held until the purchase is committed. The same queries run whatever the answer, so
+ * sliding window. Exact under concurrency and across API processes: the ages are read in the
+ * creating transaction, by a statement after the one that took creationLimitLocks, and those
+ * locks are held until the purchase is committed. The same queries run whatever the answer, so
  * its timing tells nothing about other merchants either.
  */
-export async function enforceCreationLimits(tx: Tx, who: { callerNumber: string | null; clientIpHash: string | null }, limits: PurchaseLimits): Promise<void> {
-  if (who.callerNumber) await lockKey(tx, `sanscode:purchases:caller:${who.callerNumber}`);
-  if (who.clientIpHash) await lockKey(tx, `sanscode:purchases:ip:${who.clientIpHash}`);
-  if (who.callerNumber) {
-    const verdict = creationAllowed(await agesInWindow(tx, eq(purchases.callerNumber, who.callerNumber), limits), limits.perNumber, limits.windowSeconds);
+export function refuseBeyondLimits(ages: CreationAges, limits: PurchaseLimits): void {
+  if (ages.byNumber) {
+    const verdict = creationAllowed(ages.byNumber, limits.perNumber, limits.windowSeconds);
     if (!verdict.allowed) {
       throw new LedgerError('too_many_purchases', `Too many purchases for this phone number in the last ${limits.windowSeconds / 60} minutes.`, {
         retryAfterSeconds: verdict.retryAfterSeconds,
       });
     }
   }
-  if (who.clientIpHash) {
-    const verdict = creationAllowed(await agesInWindow(tx, eq(purchases.clientIpHash, who.clientIpHash), limits), limits.perClientIp, limits.windowSeconds);
+  if (ages.byAddress) {
+    const verdict = creationAllowed(ages.byAddress, limits.perClientIp, limits.windowSeconds);
     if (!verdict.allowed) {
       throw new LedgerError('too_many_purchases', `Too many purchases from this buyer address in the last ${limits.windowSeconds / 60} minutes.`, {
         retryAfterSeconds: verdict.retryAfterSeconds,

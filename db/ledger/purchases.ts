@@ -1,12 +1,14 @@
 // Purchases as merchants see them: create (caller ID or lent number), read, cancel, extend.
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import { effectiveStatus, purchaseLifetimeSeconds, type PurchaseLimits, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
-import { offerNumbers, offers, purchases, type Offer } from '../schema.js';
-import { clientIpHash, enforceCreationLimits } from './identity.js';
+import { offerNumbers, offers, purchaseEvents, purchases, type Offer } from '../schema.js';
+import { clientIpHash, creationAges, creationLimitLocks, refuseBeyondLimits, type CreationAges, type CreationIdentity } from './identity.js';
 import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
 import {
   endPurchase,
+  EVENTS_CHANNEL,
   isPgError,
   LedgerError,
   noCallInProgress,
@@ -14,8 +16,11 @@ import {
   purchaseWithClock,
   recordEvent,
   toPurchaseView,
+  type PurchaseEventData,
+  type PurchaseWithClock,
   type Tx,
 } from './shared.js';
+import { queueWebhook, webhookOf } from './webhooks.js';
 
 export interface NewPurchase {
   offerId: string;
@@ -71,68 +76,164 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
   }
 }
 
+/**
+ * One creation, in the transaction createPurchase opened. Its statements were its cost (a
+ * dozen, each a round trip waiting for the previous one, each with its own CPU in this
+ * process and in PostgreSQL; profiled under load), so it is built of few:
+ * 1. the offer, its numbers, the clock, the id of the `created` event (a sequence value, lost
+ *    if the creation is refused, as a rolled-back insert's would be) and (with limits) the
+ *    limits' advisory locks: one statement, before anything about purchases is read;
+ * 2. the limits' counts and this caller's pending purchases at this merchant: one statement,
+ *    whose snapshot is taken after the locks;
+ * 3. the purchase, its `created` event and the NOTIFY: one statement. The purchase answered
+ *    and the event's snapshot are built from the values that statement writes (with the clock
+ *    of step 1: now() is the transaction's start, the same in every statement), so nothing is
+ *    read back.
+ * A dynamic number's lending keeps its own statements (lending.ts).
+ */
 async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, ipHash: string | null, limits: PurchaseLimits | undefined): Promise<PurchaseView> {
-  const offer = await offerOfMerchant(tx, merchantId, input.offerId);
+  const [found] = await tx
+    .select({
+      ...getTableColumns(offers),
+      numbers: sql<string[]>`(select coalesce(json_agg(n.number order by n.number), '[]'::json) from ${offerNumbers} n where n.offer_id = ${offers.id})`,
+      now: sql<Date>`now()`.mapWith(purchases.createdAt),
+      eventId: sql<number>`nextval(pg_get_serial_sequence('purchase_events', 'id'))`.mapWith(Number),
+      // Before anything else is read: the limits' locks also order this caller's creations.
+      locks: limits ? creationLimitLocks({ callerNumber: input.callerNumber ?? null, clientIpHash: ipHash }, offers.mode) : sql<number>`0`,
+    })
+    .from(offers)
+    .where(and(eq(offers.id, input.offerId), eq(offers.merchantId, merchantId)));
+  // Another merchant's offer is reported exactly like a missing one.
+  if (!found) throw new LedgerError('offer_not_found', `No offer with id ${input.offerId}.`);
+  const { numbers, now, eventId, locks: _locks, ...offer } = found;
   if (offer.mode === 'access_code') {
     throw new LedgerError('access_code_offer', 'This offer sells access codes: callers pay by calling its number, no purchase is created first.');
   }
   const callerNumber = offer.mode === 'caller_id' ? (input.callerNumber ?? null) : null;
-  // Before anything else is read: the limits' locks also order this caller's creations.
-  if (limits) await enforceCreationLimits(tx, { callerNumber, clientIpHash: ipHash }, limits);
+  const { ages, mine } = await readBeforeCreation(tx, merchantId, { callerNumber, clientIpHash: ipHash }, numbers, limits);
+  if (limits) refuseBeyondLimits(ages, limits);
   let numberToCall: string;
   if (offer.mode === 'dynamic_number') {
     numberToCall = await pickFreeNumber(tx, offer);
   } else {
-    if (!input.callerNumber) throw new LedgerError('caller_number_required', 'This offer identifies the buyer by caller ID: callerNumber is required.');
-    numberToCall = await numberForCaller(tx, merchantId, offer, input.callerNumber);
+    if (!callerNumber || !mine) throw new LedgerError('caller_number_required', 'This offer identifies the buyer by caller ID: callerNumber is required.');
+    numberToCall = await numberForCaller(tx, offer, numbers, mine);
   }
-  const [row] = await tx
-    .insert(purchases)
-    .values({
-      merchantId,
-      offerId: offer.id,
-      mode: offer.mode,
-      reference: input.reference ?? null,
-      callerNumber,
-      clientIpHash: ipHash,
-      numberToCall,
-      callsRequired: offer.callsRequired,
-      minCallSeconds: offer.minCallSeconds,
-      unit: offer.unit,
-      secondsRequired: offer.secondsRequired,
-      language: offer.language,
-      expiresAt: sql`now() + make_interval(secs => ${purchaseLifetimeSeconds(offer)})`,
-    })
-    .returning({ id: purchases.id });
-  if (offer.mode === 'dynamic_number') await lendNumber(tx, offer, numberToCall, row!.id);
-  await recordEvent(tx, row!.id, 'created');
-  return toPurchaseView(await purchaseById(tx, row!.id));
+  const lifetimeSeconds = purchaseLifetimeSeconds(offer);
+  // now() + make_interval(secs => an integer) read back would be exactly this (a Date keeps
+  // milliseconds, the database microseconds: both truncate the same digits).
+  const expiresAt = new Date(now.getTime() + lifetimeSeconds * 1000);
+  const created: PurchaseWithClock = {
+    id: randomUUID(),
+    merchantId,
+    offerId: offer.id,
+    mode: offer.mode,
+    status: 'pending',
+    reference: input.reference ?? null,
+    callerNumber,
+    numberToCall,
+    callsRequired: offer.callsRequired,
+    callsCounted: 0,
+    minCallSeconds: offer.minCallSeconds,
+    unit: offer.unit,
+    secondsRequired: offer.secondsRequired,
+    secondsCounted: 0,
+    language: offer.language,
+    createdAt: now,
+    expiresAt,
+    completedAt: null,
+    endedAt: null,
+    disputedAt: null,
+    clientIpHash: ipHash,
+    anonymisedAt: null,
+    lapsed: expiresAt <= now,
+    dbNowSeconds: now.getTime() / 1000,
+  };
+  const view = toPurchaseView(created);
+  // No call can be in progress on a purchase that does not exist yet.
+  const data: PurchaseEventData = { purchase: view, callInProgress: false };
+  const event = { id: eventId, type: 'created' as const, createdAt: now, merchantId, purchase: view };
+  await tx.execute(sql`
+    with p as (
+      insert into ${purchases} (id, merchant_id, offer_id, mode, reference, caller_number, client_ip_hash, number_to_call,
+                                calls_required, min_call_seconds, unit, seconds_required, language, created_at, expires_at)
+      values (${created.id}, ${merchantId}, ${offer.id}, ${offer.mode}, ${created.reference}, ${callerNumber}, ${ipHash}, ${numberToCall},
+              ${offer.callsRequired}, ${offer.minCallSeconds}, ${offer.unit}, ${offer.secondsRequired}, ${offer.language},
+              now(), now() + make_interval(secs => ${lifetimeSeconds}))
+      returning id
+    ), e as (
+      insert into ${purchaseEvents} (id, purchase_id, type, calls_counted, call_id, data, created_at)
+      select ${eventId}, p.id, 'created', 0, null, ${JSON.stringify(data)}::jsonb, now() from p
+      returning id
+    )
+    select pg_notify(${EVENTS_CHANNEL}, ${created.id})`);
+  // Merchants are not told of a creation (domain/webhook-event.ts); should they ever be, the
+  // delivery is queued like any event's.
+  if (webhookOf(event)) await queueWebhook(tx, event);
+  if (offer.mode === 'dynamic_number') await lendNumber(tx, offer, numberToCall, created.id);
+  return view;
 }
 
-async function numberForCaller(tx: Tx, merchantId: string, offer: Offer, callerNumber: string): Promise<string> {
-  const numbers = (
-    await tx.select({ number: offerNumbers.number }).from(offerNumbers).where(eq(offerNumbers.offerId, offer.id)).orderBy(asc(offerNumbers.number))
-  ).map((r) => r.number);
-  // Only this merchant's purchases are read: another merchant's pending purchase for this
-  // caller neither blocks this one nor changes which queries run (no answer, no timing, tells
-  // a merchant what the caller does elsewhere).
-  await expireLapsedPurchases(tx, merchantId, callerNumber, numbers);
-  const taken = await tx
-    .select({ id: purchases.id, number: purchases.numberToCall, merchantId: purchases.merchantId, offerId: purchases.offerId })
-    .from(purchases)
-    .where(
-      and(
-        eq(purchases.status, 'pending'),
-        eq(purchases.mode, 'caller_id'),
-        eq(purchases.merchantId, merchantId),
-        eq(purchases.callerNumber, callerNumber),
-        inArray(purchases.numberToCall, numbers),
-      ),
-    );
+/** This caller's pending caller-ID purchases at this merchant on the offer's numbers. */
+interface PendingOfCaller {
+  /** Those whose time is over and that no call is paying for, locked: they are written expired. */
+  lapsed: { id: string; callsCounted: number }[];
+  /** All of them (lapsed ones included). */
+  pending: { id: string; number: string; offerId: string }[];
+}
+
+/**
+ * Step 2 of a creation, one statement (one snapshot, taken after step 1's locks): the ages of
+ * the creations the limits count, and this caller's pending purchases at this merchant on
+ * `numbers` (null without a caller number). Only this merchant's purchases are read: another
+ * merchant's pending purchase for this caller neither blocks this one nor changes which
+ * queries run (no answer, no timing, tells a merchant what the caller does elsewhere).
+ */
+async function readBeforeCreation(
+  tx: Tx,
+  merchantId: string,
+  who: CreationIdentity,
+  numbers: string[],
+  limits: PurchaseLimits | undefined,
+): Promise<{ ages: CreationAges; mine: PendingOfCaller | null }> {
+  const ages = limits ? creationAges(who, limits) : { byNumber: null, byAddress: null };
+  const caller = who.callerNumber;
+  if (!ages.byNumber && !ages.byAddress && !caller) return { ages: { byNumber: null, byAddress: null }, mine: null };
+  const ofCaller = caller
+    ? sql`p.status = 'pending' and p.merchant_id = ${merchantId} and p.caller_number = ${caller} and ${inArray(sql`p.number_to_call`, numbers)}`
+    : sql`false`;
+  const [row] = rowsOf<{ by_number: number[] | null; by_address: number[] | null; lapsed: PendingOfCaller['lapsed']; pending: PendingOfCaller['pending'] }>(
+    await tx.execute(sql`
+      with lapsed as (
+        select p.id, p.calls_counted from ${purchases} p
+         where ${ofCaller} and p.expires_at <= now() and ${noCallInProgress(sql`p.id`)}
+           for update
+      )
+      select ${ages.byNumber ?? sql`null::json`} as by_number,
+             ${ages.byAddress ?? sql`null::json`} as by_address,
+             (select coalesce(json_agg(json_build_object('id', l.id, 'callsCounted', l.calls_counted)), '[]'::json) from lapsed l) as lapsed,
+             (select coalesce(json_agg(json_build_object('id', p.id, 'number', p.number_to_call, 'offerId', p.offer_id)), '[]'::json)
+                from ${purchases} p where ${ofCaller} and p.mode = 'caller_id') as pending`),
+  );
+  return {
+    ages: { byNumber: row!.by_number, byAddress: row!.by_address },
+    mine: caller ? { lapsed: row!.lapsed, pending: row!.pending } : null,
+  };
+}
+
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as T[];
+}
+
+async function numberForCaller(tx: Tx, offer: Offer, numbers: string[], mine: PendingOfCaller): Promise<string> {
+  // Lapsed purchases are written expired (with their events) so the unique index frees up;
+  // they were locked before `pending` was read, so the rest of `pending` still holds.
+  for (const p of mine.lapsed) await endPurchase(tx, p.id, 'expired', p.callsCounted);
+  const taken = mine.pending.filter((t) => !mine.lapsed.some((l) => l.id === t.id));
   const free = numbers.find((n) => !taken.some((t) => t.number === n));
   if (free) return free;
   // Point the merchant to its own pending purchase so it can resume it (all taken are its own).
-  const own = taken.find((t) => t.merchantId === merchantId && t.offerId === offer.id);
+  const own = taken.find((t) => t.offerId === offer.id);
   throw new LedgerError(
     'caller_has_pending_purchase',
     own
@@ -140,25 +241,6 @@ async function numberForCaller(tx: Tx, merchantId: string, offer: Offer, callerN
       : 'This caller already has a pending purchase on the number(s) of this offer; retry once it ends.',
     own ? { pendingPurchaseId: own.id } : {},
   );
-}
-
-/** Writes the expiry of this caller's lapsed pending purchases at this merchant so the unique index frees up. */
-async function expireLapsedPurchases(tx: Tx, merchantId: string, callerNumber: string, numbers: string[]): Promise<void> {
-  const lapsed = await tx
-    .select({ id: purchases.id, callsCounted: purchases.callsCounted })
-    .from(purchases)
-    .where(
-      and(
-        eq(purchases.status, 'pending'),
-        eq(purchases.merchantId, merchantId),
-        eq(purchases.callerNumber, callerNumber),
-        inArray(purchases.numberToCall, numbers),
-        sql`${purchases.expiresAt} <= now()`,
-        noCallInProgress(purchases.id),
-      ),
-    )
-    .for('update');
-  for (const p of lapsed) await endPurchase(tx, p.id, 'expired', p.callsCounted);
 }
 
 /** The status read, built once per database: building drizzle's SQL cost more than running it. */
@@ -209,13 +291,6 @@ async function lockPendingPurchase(tx: Tx, merchantId: string, purchaseId: strin
   const status = effectiveStatus(row);
   if (status !== 'pending') throw new LedgerError('purchase_not_pending', `Purchase ${purchaseId} is ${status} and cannot be ${verb}.`);
   return row;
-}
-
-async function offerOfMerchant(tx: Tx, merchantId: string, offerId: string): Promise<Offer> {
-  const [offer] = await tx.select().from(offers).where(and(eq(offers.id, offerId), eq(offers.merchantId, merchantId)));
-  // Another merchant's offer is reported exactly like a missing one.
-  if (!offer) throw new LedgerError('offer_not_found', `No offer with id ${offerId}.`);
-  return offer;
 }
 
 /**

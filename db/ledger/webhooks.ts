@@ -57,14 +57,23 @@ export async function queueWebhook(
   tx: Database,
   event: { id: number; type: PurchaseEventType; createdAt: Date; merchantId: string; purchase: PurchaseView },
 ): Promise<void> {
+  const webhook = webhookOf(event);
+  if (!webhook) return;
+  const [merchant] = await tx.select({ url: merchants.webhookUrl }).from(merchants).where(eq(merchants.id, event.merchantId));
+  if (!merchant?.url) return;
+  await tx.insert(webhookDeliveries).values({ merchantId: event.merchantId, purchaseId: event.purchase.id, eventId: event.id, ...webhook });
+}
+
+/**
+ * The webhook a purchase event bears (its type and exact body), or null when merchants do not
+ * hear about that kind of event. Queued only when the merchant has a webhook URL.
+ */
+export function webhookOf(event: { id: number; type: PurchaseEventType; createdAt: Date; purchase: PurchaseView }): { type: string; body: string } | null {
   const type = webhookTypeOf(event.type);
   // An access-code formula is the caller's, not a purchase the merchant asked for: its
   // merchant hears code.issued and code.redeemed (db/ledger/codes.ts), not purchase.*.
-  if (!type || event.purchase.mode === 'access_code') return;
-  const [merchant] = await tx.select({ url: merchants.webhookUrl }).from(merchants).where(eq(merchants.id, event.merchantId));
-  if (!merchant?.url) return;
-  const body = webhookEventBody({ purchaseEventId: event.id, type, createdAt: event.createdAt, purchase: event.purchase });
-  await tx.insert(webhookDeliveries).values({ merchantId: event.merchantId, purchaseId: event.purchase.id, eventId: event.id, type, body });
+  if (!type || event.purchase.mode === 'access_code') return null;
+  return { type, body: webhookEventBody({ purchaseEventId: event.id, type, createdAt: event.createdAt, purchase: event.purchase }) };
 }
 
 export interface DeliveryView {

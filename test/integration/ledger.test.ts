@@ -1,8 +1,9 @@
 // The ledger against a real PostgreSQL: purchases, call admission and counting, concurrency.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countCall, createPurchase, endCall, getCall, getPurchase, LedgerError, markAnswered } from '../../db/ledger/index.js';
-import { purchaseEvents } from '../../db/schema.js';
+import { countCall, createPurchase, endCall, getCall, getPurchase, LedgerError, markAnswered, setWebhook, webhookOf } from '../../db/ledger/index.js';
+import { defaultPurchaseLimits } from '../../domain/index.js';
+import { purchaseEvents, webhookDeliveries } from '../../db/schema.js';
 import { simulateCall } from '../support/calls.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provision } from '../support/fixtures.js';
@@ -28,6 +29,33 @@ describe('purchases', () => {
     const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: caller, reference: 'order-1' });
     expect(p).toMatchObject({ status: 'pending', numberToCall: '+33899123456', callsRequired: 3, callsCounted: 0, callsRemaining: 3, reference: 'order-1' });
     expect(new Date(p.expiresAt).getTime() - new Date(p.createdAt).getTime()).toBe(600_000);
+  });
+
+  it('answers the purchase exactly as stored, its created event carrying the same snapshot', async () => {
+    const { merchant, offer } = await provision(t.db, { callsRequired: 2, unit: 'second', secondsRequired: 90 });
+    await setWebhook(t.db, merchant.id, 'https://example.test/hook');
+    const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: newCaller(), reference: 'r', clientIp: '192.0.2.7' }, { limits: defaultPurchaseLimits });
+    expect(p).toMatchObject({ status: 'pending', unit: 'second', secondsRequired: 90, secondsRemaining: 90 });
+    expect(await getPurchase(t.db, merchant.id, p.id)).toEqual(p);
+    const events = await t.db.select().from(purchaseEvents).where(sql`${purchaseEvents.purchaseId} = ${p.id}`);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'created', callsCounted: 0, callId: null, data: { purchase: p, callInProgress: false } });
+    expect(events[0]!.createdAt.toISOString()).toBe(p.createdAt);
+    // Merchants are not told of creations: no webhook, even with a URL set.
+    expect(webhookOf({ id: events[0]!.id, type: 'created', createdAt: events[0]!.createdAt, purchase: p })).toBeNull();
+    expect(await t.db.select().from(webhookDeliveries).where(sql`${webhookDeliveries.purchaseId} = ${p.id}`)).toEqual([]);
+  });
+
+  it("writes the caller's lapsed purchase expired and gives its number to the new one", async () => {
+    const { merchant, offer } = await provision(t.db);
+    const caller = newCaller();
+    const old = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: caller });
+    await t.db.execute(sql`update purchases set expires_at = now() - interval '1 second' where id = ${old.id}`);
+    const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: caller });
+    expect(p.numberToCall).toBe(old.numberToCall);
+    expect(await getPurchase(t.db, merchant.id, old.id)).toMatchObject({ status: 'expired' });
+    const events = await t.db.select().from(purchaseEvents).where(sql`${purchaseEvents.purchaseId} = ${old.id}`);
+    expect(events.map((e) => e.type)).toEqual(['created', 'expired']);
   });
 
   it('refuses a second pending purchase for the same caller and number, pointing to the first', async () => {
