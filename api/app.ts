@@ -91,8 +91,28 @@ export function createApi(opts: ApiOptions): express.Express {
   // Every body we accept is a few hundred bytes; anything bigger is refused with 413. Bodies
   // are parsed only after authentication: an anonymous client cannot make us parse anything.
   // No Content-Encoding (415): a compressed body would be a decompression bomb to inflate.
-  const json = express.json({ limit: '16kb', type: ['application/json', 'application/*+json'], inflate: false, verify: utf8Only });
+  const parseJson = express.json({ limit: '16kb', type: ['application/json', 'application/*+json'], inflate: false, verify: utf8Only });
+  // GET, HEAD and DELETE carry no body we read: the status read (the hot path) skips the parser.
+  const json: express.RequestHandler = (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE' ? next() : parseJson(req, res, next));
 
+  const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
+  const tokens = new ClientTokens(opts.db);
+  if (opts.demo) app.use('/demo', demoRoutes({ db: opts.db, log: opts.log, tokens, defaultRegion: opts.defaultRegion }));
+  const hub = new PurchaseEventHub(opts.listen ?? (async () => async () => {}), opts.log, opts.stream);
+  hubs.set(app, hub);
+  // A path under /v1/client or /v1/admin that no route takes is unknown (404), never a
+  // merchant request: the admin token must not be tried, and counted, as a merchant key.
+  app.use('/v1/client', clientRoutes(opts.db, tokens, hub, limiter), unknownRoute);
+  app.use('/v1/admin', requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion, { retentionDays: opts.retentionDays ?? defaultRetentionDays }), unknownRoute);
+  // Everything else under /v1 is the merchant API, authenticated by the merchant's key.
+  const merchant = express.Router();
+  merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion, { tokens, hub }, opts.purchaseLimits ?? defaultPurchaseLimits));
+  merchant.use('/codes', codeRoutes(opts.db));
+  merchant.use(webhookRoutes(opts.db, opts.webhookAllowPrivateNetworks ?? false));
+  merchant.use(originRoutes(opts.db));
+  app.use('/v1', requireMerchant(opts.db, limiter, new VerifiedKeyCache(opts.keyCacheTtlMs)), json, merchant);
+
+  // Public routes, after the API's: no request under /v1 is matched against them.
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
@@ -111,23 +131,6 @@ export function createApi(opts: ApiOptions): express.Express {
 
   // The API's description: GET /openapi.json and the page GET /docs, public.
   app.use(docsRoutes());
-
-  const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
-  const tokens = new ClientTokens(opts.db);
-  if (opts.demo) app.use('/demo', demoRoutes({ db: opts.db, log: opts.log, tokens, defaultRegion: opts.defaultRegion }));
-  const hub = new PurchaseEventHub(opts.listen ?? (async () => async () => {}), opts.log, opts.stream);
-  hubs.set(app, hub);
-  // A path under /v1/client or /v1/admin that no route takes is unknown (404), never a
-  // merchant request: the admin token must not be tried, and counted, as a merchant key.
-  app.use('/v1/client', clientRoutes(opts.db, tokens, hub, limiter), unknownRoute);
-  app.use('/v1/admin', requireAdmin(opts.adminToken, limiter), json, adminRoutes(opts.db, opts.defaultRegion, { retentionDays: opts.retentionDays ?? defaultRetentionDays }), unknownRoute);
-  // Everything else under /v1 is the merchant API, authenticated by the merchant's key.
-  const merchant = express.Router();
-  merchant.use('/purchases', purchaseRoutes(opts.db, opts.defaultRegion, { tokens, hub }, opts.purchaseLimits ?? defaultPurchaseLimits));
-  merchant.use('/codes', codeRoutes(opts.db));
-  merchant.use(webhookRoutes(opts.db, opts.webhookAllowPrivateNetworks ?? false));
-  merchant.use(originRoutes(opts.db));
-  app.use('/v1', requireMerchant(opts.db, limiter, new VerifiedKeyCache(opts.keyCacheTtlMs)), json, merchant);
 
   app.use(unknownRoute);
   app.use(problemHandler);
