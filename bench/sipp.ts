@@ -56,7 +56,7 @@ export async function runSipp(spec: SippSpec): Promise<SippResult> {
   writeFileSync(path.join(dir, 'callers.csv'), `SEQUENTIAL\n${spec.callers.map((c) => `${c};`).join('\n')}\n`);
   // Media port: SDP only (Asterisk's RTP to it is dropped); kept away from other SIPps' ports.
   const args = [spec.scenario, '-inf', 'callers.csv', '-s', spec.service, '127.0.0.1:5060', '-i', '127.0.0.1', '-p', String(spec.port), '-mp', String(16000 + 8 * (spec.port % 100))];
-  args.push('-m', String(spec.calls), '-r', String(spec.rate), '-l', String(spec.limit ?? 100_000), '-recv_timeout', String(spec.recvTimeoutMs ?? 60_000), '-nostdin');
+  args.push('-m', String(spec.calls), '-r', String(spec.rate), '-l', String(spec.limit ?? 5_000), '-recv_timeout', String(spec.recvTimeoutMs ?? 60_000), '-nostdin');
   args.push('-trace_stat', '-stf', 'stats.csv', '-fd', '3600', '-trace_err', '-error_file', 'errors.log');
   if (spec.rtt) args.push('-trace_rtt', '-rtt_freq', '1');
   if (spec.earlyMediaTimes) args.push('-trace_msg', '-message_file', 'messages.log');

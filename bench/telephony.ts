@@ -17,16 +17,20 @@
 //            in plain dialplan (asterisk-conf/extensions.conf, sanscode-bench-paid). For each,
 //            the highest rate of new calls held BENCH_HOLD_SECONDS (120) with zero failed calls:
 //            from BENCH_RATE_START (8) calls/s doubling until a failure (at most
-//            BENCH_RATE_MAX, 64), then BENCH_BISECT (2) bisection steps; the IVR starts at 0.8×
-//            the dialplan's rate. After each IVR step the ledger must show every successful call
+//            BENCH_RATE_MAX, 64), then BENCH_BISECT (2) bisection steps; the IVR at the
+//            dialplan's rate, then 1.25× (or 0.8× if it failed), then one bisection step. After each IVR step the ledger must show every successful call
 //            counted once, and nothing more.
 // memory     A fresh IVR process takes BENCH_MEMORY_CALLS (5,000) refused calls (CANCEL at the
 //            first 183) at BENCH_MEMORY_RATE (25) calls/s; its RSS (/proc) and V8 heap in use
-//            (its /metrics) are sampled at its 1,000th and last call decision.
+//            (its /metrics) are sampled at its 1,000th and last call decision. Then two heap
+//            snapshots of the idle process (SIGUSR2), around BENCH_SNAPSHOT_CALLS (2,000) more
+//            calls: their difference over those calls is the heap's growth per call.
 //
 // Duration with the defaults: decision about 1.5 min, memory about 4 min, throughput about
 // 2.5 min per rate step (hold + about 25 s for the last calls to end), typically 8-10 steps:
 // 20-25 min. BENCH_HOLD_SECONDS=30 makes throughput about 8 min.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { createPurchase } from '../db/ledger/index.js';
@@ -179,13 +183,20 @@ async function throughput(): Promise<void> {
   void proc;
   log(`\n-- throughput: answered calls, ${hold} s per rate, minimum ${MIN_CALL_SECONDS} s`);
 
-  async function step(flow: 'ivr' | 'dialplan', rate: number): Promise<Step> {
-    const calls = Math.round(rate * hold);
+  // A rate is held with zero failed calls, and calls no longer than BENCH_MAX_STRETCH (1.1)×
+  // their length at a light load (20 calls at 2/s, measured first for each flow): a flow that
+  // keeps every call but delays its prompts by seconds is not keeping up.
+  const maxStretch = env('BENCH_MAX_STRETCH', 1.1);
+  const lightLength: Partial<Record<'ivr' | 'dialplan', number>> = {};
+
+  async function step(flow: 'ivr' | 'dialplan', rate: number, seconds = hold): Promise<Step> {
+    const calls = Math.round(rate * seconds);
     const paid = flow === 'ivr' ? await callersWithPurchases(calls) : null;
     const callers = paid?.callers ?? Array.from({ length: Math.min(calls, 1000) }, (_, i) => callerNumber(90_000_000 + i).slice(1));
     const run = await runSipp({ scenario: scenarios.answeredWaitBye, service: flow === 'ivr' ? PAID_NUMBER.dialed : ROUTES.paid, callers, rate, calls, port: flow === 'ivr' ? 5404 : 5406, rtt: true, recvTimeoutMs: 60_000 });
     await settle();
-    const s: Step = { rate, calls, held: run.code === 0 && run.failed === 0 && run.successful === calls, successful: run.successful, failed: run.failed, answerP50Ms: p(run.rttMs, 0.5), answerP99Ms: p(run.rttMs, 0.99), callSeconds: round(run.callSeconds, 2) };
+    const stretched = run.callSeconds > maxStretch * lightLength[flow]!;
+    const s: Step = { rate, calls, held: run.code === 0 && run.failed === 0 && run.successful === calls && !stretched, successful: run.successful, failed: run.failed, answerP50Ms: p(run.rttMs, 0.5), answerP99Ms: p(run.rttMs, 0.99), callSeconds: round(run.callSeconds, 2) };
     if (paid) {
       // Every successful call counted exactly once: one counted call row each, and no purchase
       // (callsRequired 1) credited more than once.
@@ -196,7 +207,7 @@ async function throughput(): Promise<void> {
       s.overCounted = c!.over;
       if (s.counted !== s.successful || s.overCounted) s.held = false;
     }
-    log(`  ${flow.padEnd(8)} ${String(rate).padStart(3)} calls/s × ${hold} s: ${describe(run)}; INVITE → 200 p50 ${s.answerP50Ms} ms p99 ${s.answerP99Ms} ms, calls last ${s.callSeconds} s${paid ? `; ledger: ${s.counted} counted, ${s.overCounted} over-credited` : ''} → ${s.held ? 'held' : 'NOT held'}`);
+    log(`  ${flow.padEnd(8)} ${String(rate).padStart(3)} calls/s × ${seconds} s: ${describe(run)}; INVITE → 200 p50 ${s.answerP50Ms} ms p99 ${s.answerP99Ms} ms, calls last ${s.callSeconds} s${paid ? `; ledger: ${s.counted} counted, ${s.overCounted} over-credited` : ''} → ${s.held ? 'held' : 'NOT held'}`);
     return s;
   }
 
@@ -228,14 +239,39 @@ async function throughput(): Promise<void> {
     return { best, steps };
   }
 
+  async function ivrSearch(target: number): Promise<{ best: Step | null; steps: Step[] }> {
+    const steps: Step[] = [];
+    const run = async (rate: number) => {
+      const s = await step('ivr', rate);
+      steps.push(s);
+      return s;
+    };
+    if (target <= 0) return { best: null, steps };
+    const first = await run(target);
+    const other = await run(first.held ? Math.max(target + 1, Math.round(target * 1.25)) : Math.max(1, Math.floor(target * 0.8)));
+    const [low, high] = first.held ? [first, other] : [other, first];
+    let best = high.held ? high : low.held ? low : null;
+    if (low.held && !high.held && high.rate - low.rate > 1) {
+      const middle = await run(Math.floor((low.rate + high.rate) / 2));
+      if (middle.held) best = middle;
+    }
+    return { best, steps };
+  }
+
+  for (const flow of ['dialplan', 'ivr'] as const) {
+    lightLength[flow] = Infinity;
+    lightLength[flow] = (await step(flow, 2, 10)).callSeconds;
+  }
   const dialplan = await search('dialplan', env('BENCH_RATE_START', 8), 2, env('BENCH_BISECT', 2));
   const dpRate = dialplan.best?.rate ?? 0;
-  // The IVR from 0.8× the dialplan's rate (the goal), up by 1.25× then bisecting.
-  const ivrRun = await search('ivr', Math.max(1, Math.floor(0.8 * dpRate)), 1.25, 1);
+  // The IVR at the dialplan's rate first; held: 1.25× that, then one bisection; not held: 0.8×
+  // (the goal), then one bisection. Three steps at most.
+  const ivrRun = await ivrSearch(dpRate);
   const ivrRate = ivrRun.best?.rate ?? 0;
-  const stepsText = (steps: Step[]) => steps.map((s) => `${s.rate}/s ${s.held ? 'held' : `failed (${s.failed} failed calls)`}`).join(', ');
+  const stepsText = (steps: Step[]) => steps.map((s) => `${s.rate}/s ${s.held ? 'held' : `not held (${s.failed} failed calls, calls last ${s.callSeconds} s)`}`).join(', ');
   const ivrSteps = ivrRun.steps;
-  const credited = ivrSteps.filter((s) => s.held || s.failed === 0).every((s) => s.counted === s.successful && s.overCounted === 0);
+  // Over every IVR step, failed ones included: a call the caller saw fail must not be credited.
+  const credited = ivrSteps.length > 0 && ivrSteps.every((s) => s.counted === s.successful && s.overCounted === 0);
   const dpRow: Row = {
     part: 'calls',
     name: `plain dialplan: answered calls/s held ${hold} s, 0 failed`,
@@ -266,11 +302,41 @@ async function throughput(): Promise<void> {
 }
 
 // --- Goal 5: the IVR worker's memory over thousands of calls.
+
+/** Total size of the objects in a V8 heap snapshot (the sum of its nodes' self sizes) and their number. */
+function snapshotSize(file: string): { bytes: number; objects: number } {
+  const snap = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: { meta: { node_fields: string[] } }; nodes: number[] };
+  const fields = snap.snapshot.meta.node_fields;
+  const selfSize = fields.indexOf('self_size');
+  let bytes = 0;
+  for (let i = selfSize; i < snap.nodes.length; i += fields.length) bytes += snap.nodes[i]!;
+  return { bytes, objects: snap.nodes.length / fields.length };
+}
+
+/** Has the IVR write a heap snapshot (SIGUSR2; V8 collects garbage first) and measures it. */
+async function heapSnapshot(proc: IvrProcess, dir: string): Promise<{ bytes: number; objects: number }> {
+  const before = new Set(readdirSync(dir));
+  proc.child.kill('SIGUSR2');
+  // Written synchronously on the IVR's main thread: once it answers again, the file is whole.
+  for (let i = 0; i < 600; i++) {
+    await sleep(200);
+    const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (file && (await proc.metric('sanscode_nodejs_heap_size_used_bytes').catch(() => NaN)) > 0) {
+      const size = snapshotSize(path.join(dir, file));
+      rmSync(path.join(dir, file));
+      return size;
+    }
+  }
+  throw new Error('the IVR wrote no heap snapshot within 2 minutes');
+}
+
 async function memory(): Promise<void> {
   const calls = env('BENCH_MEMORY_CALLS', 5000);
   const rate = env('BENCH_MEMORY_RATE', 25);
+  const snapshotCalls = env('BENCH_SNAPSHOT_CALLS', 2000);
   const mark = Math.min(1000, Math.floor(calls / 5));
-  const proc = await freshIvr();
+  const snapshots = mkdtempSync(path.join(tmpdir(), 'sanscode-bench-heap-'));
+  const proc = await freshIvr({ nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] });
   log(`\n-- memory: a fresh IVR process, ${calls} refused calls at ${rate} calls/s (CANCEL at the first 183)`);
   const sampled: Record<number, { rssMiB: number; heapMiB: number }> = {};
   let decided = 0;
@@ -279,7 +345,6 @@ async function memory(): Promise<void> {
   let done = false;
   const sampler = (async () => {
     while (!done) {
-      const { readFileSync } = await import('node:fs');
       const chunk = readFileSync(proc.logFile).subarray(offset);
       offset += chunk.length;
       const lines = (pending + chunk.toString('utf8')).split('\n');
@@ -296,12 +361,21 @@ async function memory(): Promise<void> {
       await sleep(100);
     }
   })();
-  const run = await runSipp({ scenario: scenarios.earlyMediaCancel, service: UNKNOWN_NUMBER, callers: ['33612345678'], rate, calls, port: 5408, recvTimeoutMs: 30_000 });
+  const sipp = { scenario: scenarios.earlyMediaCancel, service: UNKNOWN_NUMBER, callers: ['33612345678'], rate, recvTimeoutMs: 30_000 };
+  const run = await runSipp({ ...sipp, calls, port: 5408 });
   await settle();
   done = true;
   await sampler;
-  const idle = { rssMiB: round(proc.rssBytes() / 2 ** 20, 1), heapMiB: round((await proc.metric('sanscode_nodejs_heap_size_used_bytes')) / 2 ** 20, 1) };
-  log(`  SIPp: ${describe(run)}; after the run, idle: RSS ${idle.rssMiB} MiB, heap ${idle.heapMiB} MiB`);
+  log(`  SIPp: ${describe(run)}`);
+  // Heap: two snapshots (after a full GC each) of the idle process, around snapshotCalls more
+  // calls, after the RSS readings (writing a snapshot grows the RSS).
+  const heapA = await heapSnapshot(proc, snapshots);
+  const more = snapshotCalls > 0 ? await runSipp({ ...sipp, calls: snapshotCalls, port: 5408 }) : null;
+  await settle();
+  const heapB = more ? await heapSnapshot(proc, snapshots) : heapA;
+  const perCall = more ? Math.round((heapB.bytes - heapA.bytes) / snapshotCalls) : NaN;
+  log(`  heap snapshots (idle, after GC): ${round(heapA.bytes / 2 ** 20, 2)} MiB, ${heapA.objects} objects → after ${snapshotCalls} more calls${more ? ` (${describe(more)})` : ''}: ${round(heapB.bytes / 2 ** 20, 2)} MiB, ${heapB.objects} objects (${perCall} B/call)`);
+  rmSync(snapshots, { recursive: true, force: true });
   const first = sampled[mark];
   const last = sampled[calls];
   rows.push({
@@ -313,15 +387,16 @@ async function memory(): Promise<void> {
     extra: {
       calls,
       callsPerSecond: rate,
-      failedCalls: run.failed,
+      failedCalls: run.failed + (more?.failed ?? 0),
       rssFirstMiB: first?.rssMiB ?? NaN,
       rssLastMiB: last?.rssMiB ?? NaN,
       rssRatio: first && last ? round(last.rssMiB / first.rssMiB, 3) : NaN,
-      heapFirstMiB: first?.heapMiB ?? NaN,
-      heapLastMiB: last?.heapMiB ?? NaN,
-      heapGrowthBytesPerCall: first && last ? Math.round(((last.heapMiB - first.heapMiB) * 2 ** 20) / (calls - mark)) : NaN,
-      rssIdleAfterMiB: idle.rssMiB,
-      heapIdleAfterMiB: idle.heapMiB,
+      heapInUseFirstMiB: first?.heapMiB ?? NaN,
+      heapInUseLastMiB: last?.heapMiB ?? NaN,
+      heapSnapshotMiB: `${round(heapA.bytes / 2 ** 20, 2)} → ${round(heapB.bytes / 2 ** 20, 2)}`,
+      heapSnapshotObjects: `${heapA.objects} → ${heapB.objects}`,
+      heapGrowthBytesPerCall: perCall,
+      snapshotCalls,
     },
   });
 }
