@@ -22,7 +22,8 @@
 //            counted once, and nothing more.
 // memory     A fresh IVR process takes BENCH_MEMORY_CALLS (5,000) refused calls (CANCEL at the
 //            first 183) at BENCH_MEMORY_RATE (25) calls/s; its RSS (/proc) and V8 heap in use
-//            (its /metrics) are sampled at its 1,000th and last call decision. Then two heap
+//            (its /metrics) are read at its 1,000th and last call decision; the RSS compared is
+//            the median over the 500 calls from the 1,000th, and over the last 500. Then two heap
 //            snapshots of the idle process (SIGUSR2), around BENCH_SNAPSHOT_CALLS (2,000) more
 //            calls: their difference over those calls is the heap's growth per call.
 //
@@ -128,21 +129,25 @@ async function decision(): Promise<void> {
   const viaDialplan: number[] = [];
   const decisionMs: number[] = [];
   let failures = 0;
+  let ivrCpuSeconds = 0;
   // Round 0 warms both up (JIT, connection pools, Asterisk's caches) and is not counted.
   for (let r = 0; r <= rounds; r++) {
     const calls = r === 0 ? Math.min(perRound, 2 * rate) : perRound;
     const { callers } = await callersWithPurchases(calls);
     const logFrom = proc.logSize();
+    const cpuFrom = proc.cpuSeconds();
     const sipp = { scenario: scenarios.earlyMediaCancel, callers, rate, calls, earlyMediaTimes: true, recvTimeoutMs: 30_000 };
     const ivrRun = await runSipp({ ...sipp, service: PAID_NUMBER.dialed, port: 5400 });
     await settle();
     const decided = proc.decisions(logFrom).filter((d) => d.action === 'answer').map((d) => d.decisionMs);
+    const cpu = proc.cpuSeconds() - cpuFrom;
     const dpRun = await runSipp({ ...sipp, service: ROUTES.progress, port: 5402 });
     await settle();
     const f = (ms: number[], q: number) => round(p(ms, q), 1);
     log(`  ${r === 0 ? 'warm-up' : `round ${r}`}: IVR ${describe(ivrRun)}, 183 p50 ${f(ivrRun.earlyMediaMs, 0.5)} ms p99 ${f(ivrRun.earlyMediaMs, 0.99)} ms, decision p50 ${f(decided, 0.5)} ms p99 ${f(decided, 0.99)} ms (${decided.length} logged); dialplan ${describe(dpRun)}, 183 p50 ${f(dpRun.earlyMediaMs, 0.5)} ms p99 ${f(dpRun.earlyMediaMs, 0.99)} ms`);
     if (r === 0) continue;
     decisionMs.push(...decided);
+    ivrCpuSeconds += cpu;
     viaIvr.push(...ivrRun.earlyMediaMs);
     viaDialplan.push(...dpRun.earlyMediaMs);
     failures += ivrRun.failed + dpRun.failed;
@@ -153,6 +158,9 @@ async function decision(): Promise<void> {
     failedCalls: failures,
     p50TimesDialplan: round(p(viaIvr, 0.5) / p(viaDialplan, 0.5), 2),
     p99TimesDialplan: round(p(viaIvr, 0.99) / p(viaDialplan, 0.99), 2),
+    // The IVR process's CPU (user + system, /proc) per call: admission, 183, identity prompt,
+    // dispute (the caller left during it), call end.
+    ivrCpuMsPerCall: round((1000 * ivrCpuSeconds) / viaIvr.length, 2),
   });
   // Latency rows: ratio = the baseline's p50 over this row's (1 = as fast as plain dialplan).
   ivrRow.baseline = dialplan.name;
@@ -171,6 +179,8 @@ interface Step {
   answerP99Ms: number;
   /** Mean length of the calls, seconds. */
   callSeconds: number;
+  /** IVR steps: the IVR process's CPU time per call (/proc). */
+  ivrCpuMsPerCall?: number;
   /** IVR steps: calls counted in the ledger for this step's callers, and purchases counted more than once. */
   counted?: number;
   overCounted?: number;
@@ -180,7 +190,6 @@ async function throughput(): Promise<void> {
   const hold = env('BENCH_HOLD_SECONDS', 120);
   const maxRate = env('BENCH_RATE_MAX', 64);
   const proc = ivr ?? (await freshIvr());
-  void proc;
   log(`\n-- throughput: answered calls, ${hold} s per rate, minimum ${MIN_CALL_SECONDS} s`);
 
   // A rate is held with zero failed calls, and calls no longer than BENCH_MAX_STRETCH (1.1)×
@@ -193,10 +202,12 @@ async function throughput(): Promise<void> {
     const calls = Math.round(rate * seconds);
     const paid = flow === 'ivr' ? await callersWithPurchases(calls) : null;
     const callers = paid?.callers ?? Array.from({ length: Math.min(calls, 1000) }, (_, i) => callerNumber(90_000_000 + i).slice(1));
+    const cpuFrom = proc.cpuSeconds();
     const run = await runSipp({ scenario: scenarios.answeredWaitBye, service: flow === 'ivr' ? PAID_NUMBER.dialed : ROUTES.paid, callers, rate, calls, port: flow === 'ivr' ? 5404 : 5406, rtt: true, recvTimeoutMs: 60_000 });
     await settle();
+    const ivrCpuMsPerCall = flow === 'ivr' ? round((1000 * (proc.cpuSeconds() - cpuFrom)) / calls, 2) : undefined;
     const stretched = run.callSeconds > maxStretch * lightLength[flow]!;
-    const s: Step = { rate, calls, held: run.code === 0 && run.failed === 0 && run.successful === calls && !stretched, successful: run.successful, failed: run.failed, answerP50Ms: p(run.rttMs, 0.5), answerP99Ms: p(run.rttMs, 0.99), callSeconds: round(run.callSeconds, 2) };
+    const s: Step = { rate, calls, held: run.code === 0 && run.failed === 0 && run.successful === calls && !stretched, successful: run.successful, failed: run.failed, answerP50Ms: p(run.rttMs, 0.5), answerP99Ms: p(run.rttMs, 0.99), callSeconds: round(run.callSeconds, 2), ...(ivrCpuMsPerCall !== undefined && { ivrCpuMsPerCall }) };
     if (paid) {
       // Every successful call counted exactly once: one counted call row each, and no purchase
       // (callsRequired 1) credited more than once.
@@ -207,7 +218,7 @@ async function throughput(): Promise<void> {
       s.overCounted = c!.over;
       if (s.counted !== s.successful || s.overCounted) s.held = false;
     }
-    log(`  ${flow.padEnd(8)} ${String(rate).padStart(3)} calls/s × ${seconds} s: ${describe(run)}; INVITE → 200 p50 ${s.answerP50Ms} ms p99 ${s.answerP99Ms} ms, calls last ${s.callSeconds} s${paid ? `; ledger: ${s.counted} counted, ${s.overCounted} over-credited` : ''} → ${s.held ? 'held' : 'NOT held'}`);
+    log(`  ${flow.padEnd(8)} ${String(rate).padStart(3)} calls/s × ${seconds} s: ${describe(run)}; INVITE → 200 p50 ${s.answerP50Ms} ms p99 ${s.answerP99Ms} ms, calls last ${s.callSeconds} s${paid ? `; ledger: ${s.counted} counted, ${s.overCounted} over-credited; IVR CPU ${s.ivrCpuMsPerCall} ms/call` : ''} → ${s.held ? 'held' : 'NOT held'}`);
     return s;
   }
 
@@ -292,6 +303,7 @@ async function throughput(): Promise<void> {
       holdSeconds: hold,
       minCallSeconds: MIN_CALL_SECONDS,
       callSeconds: ivrRun.best?.callSeconds ?? NaN,
+      ivrCpuMsPerCall: ivrRun.best?.ivrCpuMsPerCall ?? NaN,
       steps: stepsText(ivrSteps),
       creditedExactlyOnce: credited,
       callsCounted: ivrSteps.reduce((n, s) => n + (s.counted ?? 0), 0),
@@ -338,6 +350,12 @@ async function memory(): Promise<void> {
   const snapshots = mkdtempSync(path.join(tmpdir(), 'sanscode-bench-heap-'));
   const proc = await freshIvr({ nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] });
   log(`\n-- memory: a fresh IVR process, ${calls} refused calls at ${rate} calls/s (CANCEL at the first 183)`);
+  // RSS every 100 ms against the number of decisions so far. V8's heap swings by tens of MiB
+  // between two major collections, so a single reading says more about when the last one ran
+  // than about growth: each figure is the median of the readings over a window of `window` calls
+  // (the first from call `mark`, the last up to the final call); single readings are kept too.
+  const window = Math.min(500, Math.floor(calls / 10));
+  const samples: { decided: number; rss: number }[] = [];
   const sampled: Record<number, { rssMiB: number; heapMiB: number }> = {};
   let decided = 0;
   let offset = proc.logSize();
@@ -350,11 +368,11 @@ async function memory(): Promise<void> {
       const lines = (pending + chunk.toString('utf8')).split('\n');
       pending = lines.pop() ?? '';
       decided += lines.filter((l) => l.includes('"call decision"')).length;
+      samples.push({ decided, rss: proc.rssBytes() });
       for (const at of [mark, calls]) {
         if (decided >= at && !sampled[at]) {
-          const rss = proc.rssBytes();
           const heap = await proc.metric('sanscode_nodejs_heap_size_used_bytes');
-          sampled[at] = { rssMiB: round(rss / 2 ** 20, 1), heapMiB: round(heap / 2 ** 20, 1) };
+          sampled[at] = { rssMiB: round(samples.at(-1)!.rss / 2 ** 20, 1), heapMiB: round(heap / 2 ** 20, 1) };
           log(`  call ${at}: RSS ${sampled[at].rssMiB} MiB, V8 heap in use ${sampled[at].heapMiB} MiB`);
         }
       }
@@ -376,6 +394,12 @@ async function memory(): Promise<void> {
   const perCall = more ? Math.round((heapB.bytes - heapA.bytes) / snapshotCalls) : NaN;
   log(`  heap snapshots (idle, after GC): ${round(heapA.bytes / 2 ** 20, 2)} MiB, ${heapA.objects} objects → after ${snapshotCalls} more calls${more ? ` (${describe(more)})` : ''}: ${round(heapB.bytes / 2 ** 20, 2)} MiB, ${heapB.objects} objects (${perCall} B/call)`);
   rmSync(snapshots, { recursive: true, force: true });
+  const mib = (b: number) => round(b / 2 ** 20, 1);
+  const medianRss = (from: number, to: number) => mib(p(samples.filter((x) => x.decided >= from && x.decided <= to).map((x) => x.rss), 0.5));
+  const rssFirst = medianRss(mark, mark + window);
+  const rssLast = medianRss(calls - window, calls);
+  const span = samples.filter((x) => x.decided >= mark && x.decided <= calls).map((x) => x.rss);
+  log(`  RSS median over calls ${mark}-${mark + window}: ${rssFirst} MiB; over calls ${calls - window}-${calls}: ${rssLast} MiB; from call ${mark} to ${calls} between ${mib(Math.min(...span))} and ${mib(Math.max(...span))} MiB`);
   const first = sampled[mark];
   const last = sampled[calls];
   rows.push({
@@ -388,9 +412,14 @@ async function memory(): Promise<void> {
       calls,
       callsPerSecond: rate,
       failedCalls: run.failed + (more?.failed ?? 0),
-      rssFirstMiB: first?.rssMiB ?? NaN,
-      rssLastMiB: last?.rssMiB ?? NaN,
-      rssRatio: first && last ? round(last.rssMiB / first.rssMiB, 3) : NaN,
+      rssWindowCalls: window,
+      rssFirstMiB: rssFirst,
+      rssLastMiB: rssLast,
+      rssRatio: round(rssLast / rssFirst, 3),
+      rssMinMiB: mib(Math.min(...span)),
+      rssMaxMiB: mib(Math.max(...span)),
+      rssAtCallFirstMiB: first?.rssMiB ?? NaN,
+      rssAtCallLastMiB: last?.rssMiB ?? NaN,
       heapInUseFirstMiB: first?.heapMiB ?? NaN,
       heapInUseLastMiB: last?.heapMiB ?? NaN,
       heapSnapshotMiB: `${round(heapA.bytes / 2 ** 20, 2)} → ${round(heapB.bytes / 2 ** 20, 2)}`,
