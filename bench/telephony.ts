@@ -27,9 +27,9 @@
 //            snapshots of the idle process (SIGUSR2), around BENCH_SNAPSHOT_CALLS (2,000) more
 //            calls: their difference over those calls is the heap's growth per call.
 //
-// Duration with the defaults: decision about 1.5 min, memory about 4 min, throughput about
-// 2.5 min per rate step (hold + about 25 s for the last calls to end), typically 8-10 steps:
-// 20-25 min. BENCH_HOLD_SECONDS=30 makes throughput about 8 min.
+// Duration with the defaults (measured 2026-11-29): decision 1.5 min, memory 5 min, throughput
+// 20 min (two 10 s reference steps, then about 2.5 min per rate step: hold + about 25 s for the
+// last calls to end; 8 steps); 27 min in all. BENCH_HOLD_SECONDS=30 makes throughput about 8 min.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
