@@ -2,7 +2,7 @@
 // separate process of the compiled build (`sanscode ivr`), whose log lines and memory the bench
 // reads from outside.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { apiEntry, freePort, root, sleep, startServer, type ServerProcess } from './lib.js';
@@ -46,7 +46,7 @@ export interface SippResult {
   earlyMediaMs: number[];
   /** Wall time of the run, seconds. */
   seconds: number;
-  /** SIPp's working directory: its stat, rtt and error files. */
+  /** SIPp's working directory: its stat, rtt and error files (removed after a run without failures). */
   dir: string;
 }
 
@@ -83,6 +83,8 @@ export async function runSipp(spec: SippSpec): Promise<SippResult> {
     : [];
   const earlyMediaMs = spec.earlyMediaTimes ? earlyMediaTimes(readFileSync(path.join(dir, 'messages.log'), 'utf8')) : [];
   const count = (name: string) => (stats[name] === undefined ? NaN : Number(stats[name]));
+  // A failed run's files (errors.log: why each call failed) stay for a look; the others go.
+  if (code === 0) rmSync(dir, { recursive: true, force: true });
   return { code, successful: count('SuccessfulCall(C)'), failed: count('FailedCall(C)'), callSeconds, rttMs, earlyMediaMs, seconds, dir };
 }
 
