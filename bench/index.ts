@@ -3,7 +3,9 @@
 // machine's core count and the versions measured. Ratios are the claim, not absolute figures.
 //   api    HTTP: GET and POST /v1/purchases against bare Express (bench/api.ts)
 //   sse    10,000 live streams on one API process (bench/sse.ts)
-//   calls  the IVR against plain dialplan through the real Asterisk (bench/telephony.ts)
+//   calls  the IVR against plain dialplan through the real Asterisk (bench/telephony.ts; its
+//          parts alone with BENCH_CALLS=decision|throughput|memory; about 27 min with the
+//          defaults, most of it the throughput search: see the top of bench/telephony.ts)
 // No argument: api and sse, and calls only if an Asterisk already answers on 127.0.0.1:8088.
 // Servers run from the compiled build (npm run bench builds it first). Every run is bounded:
 // BENCH_SECONDS (default 8) per measured HTTP run, BENCH_WATCHERS (default 10000) streams.
@@ -60,6 +62,16 @@ function version(pkg: string): string {
   return (JSON.parse(readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
+function sippVersion(): string {
+  try {
+    return /SIPp v?(\S+)/.exec(execFileSync('sipp', ['-v'], { encoding: 'utf8' }))?.[1] ?? '?';
+  } catch (err) {
+    // sipp -v exits 99 after printing its version.
+    const out = (err as { stdout?: string }).stdout ?? '';
+    return /SIPp v?(\S+)/.exec(out)?.[1] ?? 'absent';
+  }
+}
+
 async function machine() {
   const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
   const [{ server_version: pg } = { server_version: '?' }] = await sql<{ server_version: string }[]>`show server_version`;
@@ -80,6 +92,8 @@ async function machine() {
       'drizzle-orm': version('drizzle-orm'),
       pino: version('pino'),
       autocannon: version('autocannon'),
+      'ari-client': version('ari-client'),
+      sipp: sippVersion(),
     },
   };
 }
@@ -126,6 +140,21 @@ function goals(): Record<string, { goal: string; measured: string; met: boolean 
   if (paced) out.statusReadP99 = { goal: 'p99 ≤ 10 ms at 1,000 req/s offered', measured: `${paced.p99Ms} ms${floors ? ` (same run, paced alike: ${floors})` : ''}`, met: paced.p99Ms! <= 10 };
   const create = find('sanscode POST /v1/purchases');
   if (create?.ratio !== undefined) out.purchaseCreation = { goal: '≥ 0.5× Express + one INSERT', measured: `${create.ratio}×`, met: create.ratio >= 0.5 };
+  // Calls (bench/telephony.ts): issue 8's goals 3, 4 and 5.
+  const decision = find('IVR call decision');
+  if (decision) out.callDecisionP99 = { goal: 'call decision p99 ≤ 10 ms at 20 new calls/s (IVR log)', measured: `${decision.p99Ms} ms (p50 ${decision.p50Ms} ms)`, met: decision.p99Ms! <= 10 };
+  const early = find('IVR: INVITE → 183');
+  const times = early?.extra?.p50TimesDialplan;
+  if (typeof times === 'number') out.earlyMedia = { goal: 'INVITE → first 183 through the IVR ≤ 2× plain dialplan Progress() (p50)', measured: `${times}× (p99 ${String(early!.extra!.p99TimesDialplan)}×)`, met: times <= 2 };
+  const answered = find('IVR: answered calls/s');
+  if (answered?.ratio !== undefined) {
+    const credited = answered.extra?.creditedExactlyOnce === true;
+    out.answeredThroughput = { goal: 'answered calls/s held with 0 failures ≥ 0.8× plain dialplan', measured: `${answered.ratio}× (${answered.opsPerSec} vs ${find('plain dialplan: answered')?.opsPerSec} calls/s)`, met: answered.ratio >= 0.8 };
+    out.creditedOnce = { goal: 'every IVR call credited exactly once', measured: `${String(answered.extra?.callsCounted)} counted / ${String(answered.extra?.sippSuccessful)} SIPp successful`, met: credited };
+  }
+  const memory = find('IVR worker RSS');
+  const rss = memory?.extra?.rssRatio;
+  if (typeof rss === 'number') out.ivrMemory = { goal: 'IVR RSS within ±10% between call 1,000 and call 5,000 (medians over 500 calls)', measured: `${rss}× (${String(memory!.extra!.rssFirstMiB)} → ${String(memory!.extra!.rssLastMiB)} MiB; heap snapshots ${String(memory!.extra!.heapGrowthBytesPerCall)} B/call)`, met: Math.abs(rss - 1) <= 0.1 };
   const push = find('SSE: a counted call');
   const reached = push?.extra?.reachedWithin200msPct;
   if (typeof reached === 'number') out.livePush = { goal: 'a counted call reaches 99% of its watchers within 200 ms', measured: `${reached}%`, met: reached >= 99 };
@@ -149,7 +178,7 @@ writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 
 console.log(`\nsanscode bench — ${report.date}, ${report.machine.cores} cores, node ${process.version}, PostgreSQL ${report.machine.versions.postgres}\n`);
 console.log(table(rows));
-for (const r of rows.filter((r) => r.extra && r.part === 'sse')) console.log(`\n${r.name}: ${JSON.stringify(r.extra)}`);
+for (const r of rows.filter((r) => r.extra && (r.part === 'sse' || r.part === 'calls'))) console.log(`\n${r.name}: ${JSON.stringify(r.extra)}`);
 console.log(`\nmachine load (1 min) ${report.machine.loadAverage.atStart} → ${report.machine.loadAverage.atEnd}; goals:`);
 for (const [name, g] of Object.entries(report.goals)) console.log(`  ${g.met ? 'met    ' : 'NOT met'} ${name}: ${g.goal}: ${g.measured}`);
 console.log(`\nwritten to ${path.relative(root, file)}${skipped.length ? `; skipped: ${skipped.join(', ')}` : ''}`);

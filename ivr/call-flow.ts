@@ -62,9 +62,11 @@ export class CallFlow {
     // Registered before any await, so a hang-up arriving while we decide is not missed.
     this.sessions.set(call.channelId, s);
     try {
-      const decided = callDecisionSeconds.startTimer();
-      const { plan, duplicate } = await this.admit(call, s.log);
-      decided({ action: plan.action });
+      // From StasisStart (this handler runs synchronously from the event) to the decision; the
+      // script's first ARI command (progress, answer...) is sent right after, in the same tick.
+      const startedAt = performance.now();
+      const { plan, duplicate } = await this.admit(call, s.log, startedAt);
+      callDecisionSeconds.observe({ action: plan.action }, (performance.now() - startedAt) / 1000);
       if (!s.abort.signal.aborted) await this.follow(s, plan, { seenBefore: duplicate });
     } catch (err) {
       // Most often the caller hung up under a request (ARI answers 404).
@@ -131,7 +133,7 @@ export class CallFlow {
     }
   }
 
-  private async admit(call: IncomingCall, log: Logger): Promise<{ plan: CallPlan; duplicate: boolean }> {
+  private async admit(call: IncomingCall, log: Logger, startedAt: number): Promise<{ plan: CallPlan; duplicate: boolean }> {
     const facts: CallFacts = {
       channelId: call.channelId,
       asteriskId: call.asteriskId,
@@ -142,7 +144,9 @@ export class CallFlow {
     };
     try {
       const { admission, duplicate } = await admitCall(this.db, facts, { maxCallSeconds: this.opts.maxCallSeconds, defaultLanguage: this.opts.defaultLanguage });
-      log.info({ dialed: facts.dialed ?? facts.dialedRaw, caller: facts.caller, ...admission, duplicate }, 'call decision');
+      // decisionMs: the exact figure per call (bench/telephony.ts reads it; the histogram buckets are coarse).
+      const decisionMs = Math.round((performance.now() - startedAt) * 100) / 100;
+      log.info({ dialed: facts.dialed ?? facts.dialedRaw, caller: facts.caller, ...admission, duplicate, decisionMs }, 'call decision');
       return { plan: admission, duplicate };
     } catch (err) {
       // Without the ledger we cannot credit anyone, so nobody is answered.

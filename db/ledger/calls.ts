@@ -15,7 +15,7 @@ import {
   type PurchaseView,
 } from '../../domain/index.js';
 import type { Database } from '../client.js';
-import { accessCodes, calls, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallRow } from '../schema.js';
+import { accessCodes, calls, merchants, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallRow } from '../schema.js';
 import { formulaForCall, issueCode } from './codes.js';
 import { finalSecondsCredit } from './seconds.js';
 import { purchaseIdentity } from './identity.js';
@@ -36,23 +36,29 @@ export interface AdmitOptions {
  */
 export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptions): Promise<{ admission: CallPlan; duplicate: boolean }> {
   return db.transaction(async (tx) => {
-    const [seen] = await tx.select().from(calls).where(eq(calls.channelId, facts.channelId));
+    // Round trips are most of a decision's time (the IVR waits on them before the caller hears
+    // anything): the two first reads go out together (postgres.js pipelines them on the
+    // transaction's connection), and what the decision needs besides the locked purchase is
+    // one read after the lock.
+    const [[seen], number] = await Promise.all([tx.select().from(calls).where(eq(calls.channelId, facts.channelId)), facts.dialed ? dialedNumber(tx, facts.dialed) : null]);
     if (seen) return { admission: await resumeRecorded(tx, seen, opts.defaultLanguage), duplicate: true };
 
-    const number = facts.dialed ? await dialedNumber(tx, facts.dialed) : null;
     const purchase = number && facts.dialed ? await purchaseForCall(tx, number.mode, facts.dialed, facts.caller) : null;
     const context: CallContext = { number, purchase: null };
     if (purchase) {
-      const [{ n } = { n: 0 }] = await tx
-        .select({ n: sql<number>`count(*)::int` })
-        .from(calls)
-        .where(
-          and(
-            eq(calls.purchaseId, purchase.id),
-            eq(calls.outcome, 'in_progress'),
-            sql`${calls.startedAt} > now() - make_interval(secs => ${opts.maxCallSeconds})`,
-          ),
-        );
+      // A statement of its own, after the lock: it sees the calls of the transactions that held
+      // the lock before us (a subquery of the locking statement would read its older snapshot).
+      const [{ n, merchantNameSound, offerNameSound } = { n: 0, merchantNameSound: null, offerNameSound: null }] = await tx
+        .select({
+          n: sql<number>`(select count(*)::int from ${calls} where ${calls.purchaseId} = ${purchases.id} and ${calls.outcome} = 'in_progress' and ${calls.startedAt} > now() - make_interval(secs => ${opts.maxCallSeconds}))`,
+          // Whom the caller pays, told before the answer (issue 13): the same read as purchaseIdentity.
+          merchantNameSound: merchants.nameSound,
+          offerNameSound: offers.nameSound,
+        })
+        .from(purchases)
+        .leftJoin(merchants, eq(merchants.id, purchases.merchantId))
+        .leftJoin(offers, eq(offers.id, purchases.offerId))
+        .where(eq(purchases.id, purchase.id));
       context.purchase = {
         id: purchase.id,
         status: effectiveStatus(purchase),
@@ -64,8 +70,7 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
         unit: purchase.unit,
         secondsRequired: purchase.secondsRequired,
         secondsCounted: purchase.secondsCounted,
-        // Whom the caller pays, told before the answer (issue 13).
-        ...(number?.mode === 'caller_id' && { identity: await purchaseIdentity(tx, purchase.id) }),
+        ...(number?.mode === 'caller_id' && { identity: { merchantNameSound, offerNameSound } }),
       };
     }
     const admission = decideCall(facts, context, opts.defaultLanguage);
