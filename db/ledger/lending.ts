@@ -4,7 +4,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { numberLendings, offerNumbers, purchases, type Offer } from '../schema.js';
-import { LedgerError, type Tx } from './shared.js';
+import { LedgerError, type Tx, rowsOf } from './shared.js';
 
 /**
  * Picks the free pool number that has rested longest, and locks it for this transaction.
@@ -143,9 +143,4 @@ export async function poolStatus(db: Database, offerId: string): Promise<PoolNum
       ? { number, state: 'lent', until: l.holdUntil.toISOString(), purchaseId: l.purchaseId }
       : { number, state: 'resting', until: l.restUntil.toISOString(), purchaseId: null };
   });
-}
-
-/** postgres.js returns rows as an array, PGlite as `{ rows }`: read them either way. */
-function rowsOf<T = Record<string, unknown>>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as T[];
 }

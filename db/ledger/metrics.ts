@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { numberLendings, offerNumbers, offers, webhookDeliveries } from '../schema.js';
+import { rowsOf } from './shared.js';
 
 export interface PoolFigures {
   offerId: string;
@@ -65,9 +66,4 @@ export async function databaseReachable(db: Database, timeoutMs: number): Promis
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** postgres.js returns rows as an array, PGlite as `{ rows }`: read them either way. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as T[];
 }

@@ -19,6 +19,7 @@ import {
   type PurchaseEventData,
   type PurchaseWithClock,
   type Tx,
+  rowsOf,
 } from './shared.js';
 import { queueWebhook, webhookOf } from './webhooks.js';
 
@@ -219,10 +220,6 @@ async function readBeforeCreation(
     ages: { byNumber: row!.by_number, byAddress: row!.by_address },
     mine: caller ? { lapsed: row!.lapsed, pending: row!.pending } : null,
   };
-}
-
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as T[];
 }
 
 async function numberForCaller(tx: Tx, offer: Offer, numbers: string[], mine: PendingOfCaller): Promise<string> {

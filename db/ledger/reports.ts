@@ -4,6 +4,7 @@ import { and, eq, gte, lte, or, sql } from 'drizzle-orm';
 import type { MerchantRef, RecordedCall } from '../../domain/reconciliation.js';
 import type { Database } from '../client.js';
 import { calls, merchants, offerNumbers, offers, purchases } from '../schema.js';
+import { rowsOf } from './shared.js';
 
 export interface Period {
   from: Date;
@@ -154,9 +155,4 @@ function addFigures(into: ReportFigures, r: ReportFigures): void {
   into.countedCalls += r.countedCalls;
   into.answeredSeconds += r.answeredSeconds;
   into.completedPurchases += r.completedPurchases;
-}
-
-/** postgres.js returns rows as an array, PGlite as `{ rows }`. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as T[];
 }

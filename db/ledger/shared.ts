@@ -145,3 +145,11 @@ export function isPgError(err: unknown, code: string): boolean {
   }
   return false;
 }
+
+/**
+ * The rows of a raw `execute`: postgres.js answers an array, PGlite an object holding `rows`
+ * (the ledger runs on both).
+ */
+export function rowsOf<T = Record<string, unknown>>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as T[];
+}
