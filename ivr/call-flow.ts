@@ -55,15 +55,23 @@ export class CallFlow {
     return this.sessions.size;
   }
 
-  /** Follows one call to its end. Never rejects: every failure ends in finish(). */
-  async callStarted(call: IncomingCall): Promise<void> {
+  /**
+   * Follows one call to its end. Never rejects: every failure ends in finish(). `resumed`: a
+   * channel found up after a reconnect, which may have been answered by a previous process.
+   */
+  async callStarted(call: IncomingCall, opts: { resumed?: boolean } = {}): Promise<void> {
     if (this.sessions.has(call.channelId)) return; // already followed (seen again at a resync)
     const s = new Call(call.channelId, this.log.child({ channelId: call.channelId }), this.nextSeq++, this.phone, this.db);
     // Registered before any await, so a hang-up arriving while we decide is not missed.
     this.sessions.set(call.channelId, s);
+    // 183 at once, while the ledger decides: the caller's network hears from us within a few
+    // milliseconds (post-dial delay), and a 183 commits to nothing, it is never billed. Every
+    // script follows with early media, an answer or a refusal; Call.progress() sends it once.
+    // A failure here (the caller already gone) is met again by the script, or by StasisEnd.
+    if (!opts.resumed) s.progress().catch(() => {});
     try {
       // From StasisStart (this handler runs synchronously from the event) to the decision; the
-      // script's first ARI command (progress, answer...) is sent right after, in the same tick.
+      // script's first command after it (play, answer, hang-up) is sent in the same tick.
       const startedAt = performance.now();
       const { plan, duplicate } = await this.admit(call, s.log, startedAt);
       callDecisionSeconds.observe({ action: plan.action }, (performance.now() - startedAt) / 1000);
@@ -129,7 +137,7 @@ export class CallFlow {
       this.log.info({ channelId: call.channelId }, 'resuming call after reconnect');
       // callStarted is idempotent on the channel id (the ledger returns the recorded decision)
       // and never rejects.
-      void this.callStarted(call);
+      void this.callStarted(call, { resumed: true });
     }
   }
 

@@ -22,6 +22,8 @@ export class Call {
   answered = false;
   /** The IVR has asked for the hang-up (whether or not Asterisk could do it). */
   hungUp = false;
+  /** The 183 once asked for: it is sent once per call, whoever asks first. */
+  private progressSent: Promise<void> | undefined;
 
   constructor(
     readonly channelId: string,
@@ -36,9 +38,12 @@ export class Call {
     return this.abort.signal;
   }
 
-  /** 183 Session Progress: what is played next reaches the caller as free early media. */
+  /**
+   * 183 Session Progress: what is played next reaches the caller as free early media. Sent once:
+   * the flow sends it as the call arrives, and a script asking again waits for that same one.
+   */
   progress(): Promise<void> {
-    return this.phone.progress(this.channelId);
+    return (this.progressSent ??= this.phone.progress(this.channelId));
   }
 
   /**
@@ -51,6 +56,9 @@ export class Call {
 
   /** Answers (billing starts) and notes the moment in the ledger: the minimum runs from here. */
   async answer(): Promise<void> {
+    // A 183 still on its way must not arrive after the 200 (separate HTTP requests to Asterisk
+    // can be handled in either order). Its failure, if any, is the answer's to find.
+    await this.progressSent?.catch(() => {});
     await this.phone.answer(this.channelId);
     this.answered = true;
     await markAnswered(this.db, this.channelId);

@@ -30,6 +30,7 @@ describe('access-code calls', () => {
     await codeOffer('+33899600001', 2, 'en');
     await flow.callStarted(call('ac1', '0899600001', '0611600001'));
     expect(phone.of('ac1')).toEqual([
+      'progress',
       'answer',
       'play[en] sound:sanscode/calls-remaining-prefix number:2 sound:sanscode/calls-remaining-suffix sound:sanscode/please-hold',
       'play[en] sound:sanscode/calls-remaining-one sound:sanscode/call-counted',
@@ -39,6 +40,7 @@ describe('access-code calls', () => {
     const [issued] = await listCodes(t.db, { caller: '+33611600001', limit: 1 });
     const code = issued!.code;
     expect(phone.of('ac2')).toEqual([
+      'progress',
       'answer',
       'play[en] sound:sanscode/calls-remaining-one sound:sanscode/please-hold',
       `play[en] sound:sanscode/code-intro digits:${code} sound:sanscode/code-again digits:${code} sound:sanscode/code-repeat-star`,

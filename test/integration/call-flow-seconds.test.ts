@@ -33,7 +33,7 @@ describe('per-second call flow', { timeout: 30_000 }, () => {
     const started = performance.now();
     await flow.callStarted(call('s1', '0899200001', '0671000001'));
     const took = (performance.now() - started) / 1000;
-    expect(phone.of('s1')).toEqual(['answer', 'play[fr] sound:sanscode/time-remaining number:9 sound:sanscode/seconds', 'play[fr] sound:sanscode/seconds-confirmed', 'hangup normal']);
+    expect(phone.of('s1')).toEqual(['progress', 'answer', 'play[fr] sound:sanscode/time-remaining number:9 sound:sanscode/seconds', 'play[fr] sound:sanscode/seconds-confirmed', 'hangup normal']);
     expect(await getPurchase(t.db, merchant.id, purchase.id)).toMatchObject({ status: 'completed', secondsCounted: 9, secondsRemaining: 0 });
     // Confirmation at 6 s; the prompt (instant here) and the hang-up then fit in the last 3 s.
     expect(took).toBeGreaterThanOrEqual(6);
@@ -59,10 +59,10 @@ describe('per-second call flow', { timeout: 30_000 }, () => {
     slow.phone.playMs = 700;
     await slow.flow.callStarted(call('h1', '0899200004', '0671000004'));
     const heard = slow.phone.of('h1');
-    expect(heard.slice(0, 2)).toEqual(['answer', 'play[fr] sound:sanscode/time-remaining number:8 sound:sanscode/seconds']);
+    expect(heard.slice(0, 3)).toEqual(['progress', 'answer', 'play[fr] sound:sanscode/time-remaining number:8 sound:sanscode/seconds']);
     expect(heard.slice(-2)).toEqual(['play[fr] sound:sanscode/seconds-confirmed', 'hangup normal']);
     // From 0.7 s to the confirmation at 5 s: the hold sound, again and again.
-    const between = heard.slice(2, -2);
+    const between = heard.slice(3, -2);
     expect(between.length).toBeGreaterThanOrEqual(4);
     expect(new Set(between)).toEqual(new Set(['play[fr] sound:sanscode/hold-music']));
     expect(slow.phone.cancelledPlays).toEqual(['h1 sound:sanscode/hold-music']);
@@ -74,9 +74,9 @@ describe('per-second call flow', { timeout: 30_000 }, () => {
     const { merchant, purchase } = await perSecond('+33899200005', '+33671000005', 7);
     await setNumberSettings(t.db, { number: '+33899200005', holdSound: 'sanscode/missing-file' });
     // 7 s: no announcement fits before the confirmation at 4 s, so the hold sound starts at once.
-    phone.failAt('h2', 1, 'unreachable');
+    phone.failAt('h2', 2, 'unreachable');
     await flow.callStarted(call('h2', '0899200005', '0671000005'));
-    expect(phone.of('h2')).toEqual(['answer', 'play[fr] sound:sanscode/missing-file -> unreachable', 'play[fr] sound:sanscode/seconds-confirmed', 'hangup normal']);
+    expect(phone.of('h2')).toEqual(['progress', 'answer', 'play[fr] sound:sanscode/missing-file -> unreachable', 'play[fr] sound:sanscode/seconds-confirmed', 'hangup normal']);
     expect(await getPurchase(t.db, merchant.id, purchase.id)).toMatchObject({ status: 'completed', secondsCounted: 7 });
   });
 
@@ -89,7 +89,7 @@ describe('per-second call flow', { timeout: 30_000 }, () => {
     await new Promise((r) => setTimeout(r, 1000));
     phone.callerHangsUp('s3');
     await running;
-    expect(phone.of('s3')).toEqual(['answer', 'play[fr] sound:sanscode/time-remaining number:1 sound:sanscode/minute']);
+    expect(phone.of('s3')).toEqual(['progress', 'answer', 'play[fr] sound:sanscode/time-remaining number:1 sound:sanscode/minute']);
     const record = await getCall(t.db, 's3');
     expect(record).toMatchObject({ outcome: 'counted' });
     expect(record!.secondsCredited).toBe(record!.answeredSeconds);

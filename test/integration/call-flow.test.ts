@@ -72,6 +72,25 @@ describe('call flow', () => {
     expect(flow.activeCalls).toBe(0);
   });
 
+  it('sends the 183 as the call arrives, before the ledger decides, and only once', async () => {
+    await provision(t.db, { numbers: ['+33899100020'] });
+    const running = flow.callStarted(call('early', '0899100020', '0612000020'));
+    // Nothing awaited yet: the ledger has not answered, the 183 is already on its way.
+    expect(phone.of('early')).toEqual(['progress']);
+    await running;
+    // No purchase for this caller: the refusal's own progress() is that same 183.
+    expect(phone.of('early')).toEqual(['progress', 'play[fr] sound:sanscode/no-pending-purchase', 'hangup busy']);
+  });
+
+  it('goes on when the early 183 fails, the caller having left already', async () => {
+    await provision(t.db, { numbers: ['+33899100021'] });
+    phone.failAt('left', 0, 'gone');
+    await flow.callStarted(call('left', '0899100021', '0612000021'));
+    expect(phone.of('left')).toEqual(['progress -> 404']);
+    expect(await getCall(t.db, 'left')).toMatchObject({ outcome: 'no_purchase' });
+    expect(flow.activeCalls).toBe(0);
+  });
+
   it('only says goodbye to a call counted while the IVR was away', async () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899100006'], callsRequired: 2, minCallSeconds: 0 });
     await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33655555555' });
@@ -81,7 +100,8 @@ describe('call flow', () => {
     await countCall(t.db, 'settled'); // by the previous IVR, which then died
     const restarted = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
     phone.onEnded = (info) => void restarted.callEnded(info);
-    await restarted.callStarted(call('settled', '0899100006', '0655555555'));
+    // As resync() takes it up: a channel found in the application after a restart, no 183.
+    await restarted.callStarted(call('settled', '0899100006', '0655555555'), { resumed: true });
     phone.onEnded = (info) => void flow.callEnded(info);
     expect(phone.of('settled')).toEqual(['play[fr] sound:sanscode/calls-remaining-one sound:sanscode/call-counted', 'hangup normal']);
     expect(await getCall(t.db, 'settled')).toMatchObject({ outcome: 'counted' });
