@@ -154,7 +154,15 @@ function goals(): Record<string, { goal: string; measured: string; met: boolean 
   }
   const memory = find('IVR worker RSS');
   const rss = memory?.extra?.rssRatio;
-  if (typeof rss === 'number') out.ivrMemory = { goal: 'IVR RSS within ±10% between call 1,000 and call 5,000 (medians over 500 calls)', measured: `${rss}× (${String(memory!.extra!.rssFirstMiB)} → ${String(memory!.extra!.rssLastMiB)} MiB; heap snapshots ${String(memory!.extra!.heapGrowthBytesPerCall)} B/call)`, met: Math.abs(rss - 1) <= 0.1 };
+  const lowest = memory?.extra?.rssLowestRatio;
+  // RSS swings by tens of MiB between two major collections: what the process keeps is its
+  // lowest reading (just after one); the median must not grow either.
+  if (typeof rss === 'number' && typeof lowest === 'number')
+    out.ivrMemory = {
+      goal: 'IVR RSS within ±10% between call 1,000 and call 5,000 (lowest reading over 500 calls, after a major GC; median over them not above +10%)',
+      measured: `lowest ${lowest}× (${String(memory!.extra!.rssLowestFirstMiB)} → ${String(memory!.extra!.rssLowestLastMiB)} MiB), median ${rss}× (${String(memory!.extra!.rssFirstMiB)} → ${String(memory!.extra!.rssLastMiB)} MiB); heap snapshots ${String(memory!.extra!.heapGrowthBytesPerCall)} B/call`,
+      met: Math.abs(lowest - 1) <= 0.1 && rss <= 1.1,
+    };
   const push = find('SSE: a counted call');
   const reached = push?.extra?.reachedWithin200msPct;
   if (typeof reached === 'number') out.livePush = { goal: 'a counted call reaches 99% of its watchers within 200 ms', measured: `${reached}%`, met: reached >= 99 };
