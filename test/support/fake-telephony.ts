@@ -58,7 +58,11 @@ export class FakeTelephony implements Telephony {
     } catch (err) {
       return (err as TelephonyError).channelGone ? 'cancelled' : 'failed';
     }
-    if (signal.aborted) return 'cancelled';
+    if (signal.aborted) {
+      // Cut while the request was on its way (Asterisk had it): cancelled all the same.
+      this.cancelledPlays.push(`${id} ${media.join(' ')}`);
+      return 'cancelled';
+    }
     const now = (this.playing.get(id) ?? 0) + 1;
     this.playing.set(id, now);
     if (now > 1) this.overlapped.add(id);
