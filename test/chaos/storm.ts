@@ -341,7 +341,7 @@ export async function runStorm(opts: StormOptions): Promise<StormReport> {
           caller: c.caller,
           holdMs: c.holdMs,
           // A new SIP port per call (a late retransmission never reaches the next caller),
-          // media ports 4 apart per slot, clear of Asterisk's RTP range (10000-10999).
+          // media ports 4 apart per slot, clear of Asterisk's RTP range (10000-11999).
           port: 21_000 + 2 * (c.index % 2_000),
           mediaPort: 16_000 + 8 * slot,
           timeoutSeconds: 60,
