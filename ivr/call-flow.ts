@@ -8,9 +8,10 @@
 //   cancels at once every play and wait of that call;
 // - play() never throws: it says finished, cancelled or failed, and anything short of
 //   finished ends the script; the other verbs reject only into callStarted's one catch;
-// - whatever way the script ends, finish() runs: it hangs up if nobody has (an answered
-//   caller is never left billed in silence), waits briefly for Asterisk to report the end,
-//   and closes the call record (endCall: counted, too_short, abandoned...).
+// - whatever way the script ends, finish() runs: it hangs up if nobody has, or asks again
+//   while Asterisk does not take the hang-up (an answered caller is never left billed in
+//   silence), waits briefly for Asterisk to report the end, and closes the call record
+//   (endCall: counted, too_short, abandoned...).
 import type { Logger } from 'pino';
 import { callDecisionSeconds, purchasesCompleted, recordCallEnd } from '../core/metrics.js';
 import { callerToE164, toE164 } from '../core/phone.js';
@@ -34,10 +35,18 @@ export interface CallFlowOptions {
    * cause) before closing the record without it, e.g. when the connection was lost meanwhile.
    */
   endGraceMs?: number;
+  /** First pause before asking Asterisk again for a hang-up it did not take (doubles each time). */
+  hangupRetryMs?: number;
 }
 
 /** Attempts to close a call record while the database fails (about 15 s in all). */
 const CLOSE_ATTEMPTS = 6;
+/**
+ * Attempts to hang up a channel Asterisk did not answer for (each request waits up to the ARI
+ * timeout, 10 s; with the pauses, about a minute in all). Measured: an overloaded Asterisk let
+ * 107 of 3,360 hang-ups time out, and those callers stayed on the line, billed, until they hung up.
+ */
+const HANGUP_ATTEMPTS = 5;
 
 export class CallFlow {
   private readonly sessions = new Map<string, Call>();
@@ -185,17 +194,37 @@ export class CallFlow {
   private async finish(s: Call): Promise<void> {
     try {
       if (s.stopped) return;
-      if (!s.ended && !s.hungUp) {
-        s.hungUp = true;
-        // Before the answer, congestion (503) like any refusal: never a 200 OK from here.
-        await this.phone.hangup(s.channelId, s.answered ? 'normal' : 'congestion').catch((err: unknown) => s.log.warn({ err }, 'hang-up failed'));
-      }
+      if (!s.ended && !s.hangupDone) await this.hangUp(s);
       // Asterisk reports the end within milliseconds, with its cause; unless the link is gone.
       if (!s.ended) await sleep(this.opts.endGraceMs ?? 5_000, s.abort.signal);
       if (s.stopped) return;
       await this.closeRecord(s.channelId, s.ended ?? { channelId: s.channelId, cause: null, causeText: null }, s.log);
     } finally {
       if (this.sessions.get(s.channelId) === s) this.sessions.delete(s.channelId);
+    }
+  }
+
+  /**
+   * Hangs up a channel the script left up, or whose hang-up Asterisk did not take (unreachable,
+   * no answer within the timeout): asked again, pausing longer each time, until Asterisk takes it
+   * or reports the end. Never rejects.
+   */
+  private async hangUp(s: Call): Promise<void> {
+    // The script's reason if it asked; before the answer, congestion (503) like any refusal:
+    // never a 200 OK from here.
+    const reason = s.hangupReason ?? (s.answered ? 'normal' : 'congestion');
+    let pauseMs = this.opts.hangupRetryMs ?? 1_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await s.hangup(reason);
+        return;
+      } catch (err) {
+        if (err instanceof TelephonyError && err.channelGone) return;
+        const last = attempt === HANGUP_ATTEMPTS;
+        s.log[last ? 'error' : 'warn']({ err, attempt }, last ? 'hang-up failed: the channel may still be up' : 'hang-up failed, asking again');
+        if (last || !(await sleep(pauseMs, s.abort.signal))) return;
+        pauseMs *= 2;
+      }
     }
   }
 

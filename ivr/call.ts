@@ -20,8 +20,11 @@ export class Call {
   stopped = false;
   /** The caller is being billed: every way out from here hangs up. */
   answered = false;
-  /** The IVR has asked for the hang-up (whether or not Asterisk could do it). */
+  /** The IVR has asked for the hang-up (whether or not Asterisk could do it), and why. */
   hungUp = false;
+  hangupReason: HangupReason | undefined;
+  /** Asterisk took the IVR's hang-up: the channel is ending, nothing more to ask. */
+  hangupDone = false;
   /** The 183 once asked for: it is sent once per call, whoever asks first. */
   private progressSent: Promise<void> | undefined;
 
@@ -71,7 +74,9 @@ export class Call {
 
   async hangup(reason: HangupReason): Promise<void> {
     this.hungUp = true;
+    this.hangupReason = reason;
     await this.phone.hangup(this.channelId, reason);
+    this.hangupDone = true;
   }
 
   /** The next DTMF key the caller presses within `ms` ('0'-'9', '*', '#'), or null (none, or the call ended). */

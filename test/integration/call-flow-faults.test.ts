@@ -46,7 +46,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   phone = new FakeTelephony();
   // A short grace: when Asterisk is unreachable, no end of channel will ever be reported.
-  flow = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600, endGraceMs: 100 });
+  flow = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600, endGraceMs: 100, hangupRetryMs: 10 });
   phone.onEnded = (info) => void flow.callEnded(info);
   // Buyers: price announcement (progress, play), answer, greeting, count at once, confirmation.
   const buyers = await provision(t.db, { numbers: ['+33899300001'], callsRequired: 2, minCallSeconds: 0 });
@@ -87,10 +87,11 @@ async function runCall(call: IncomingCall) {
   expect(unhandled).toEqual([]);
   const answeredAt = verbs.findIndex((v) => v === 'answer');
   if (answeredAt >= 0) {
-    // Billed from here: the IVR hangs up, unless the caller already has.
+    // Billed from here: the IVR hangs up, unless the caller already has; a hang-up Asterisk
+    // did not take is asked again until it goes through.
     const after = verbs.slice(answeredAt + 1);
     const callerLeft = after.some((v) => v.endsWith('-> 404') || /-> (gone|hangup-during|silent-end)$/.test(v));
-    expect(callerLeft || after.some((v) => v.startsWith('hangup normal')), verbs.join('\n')).toBe(true);
+    expect(callerLeft || after.includes('hangup normal'), verbs.join('\n')).toBe(true);
   } else {
     // Never answered: any hang-up is a refusal, never a normal clearing after a 200 OK.
     for (const v of verbs.filter((x) => x.startsWith('hangup'))) expect(v).toMatch(/^hangup (busy|congestion)/);
@@ -141,6 +142,18 @@ describe('call flow under faults', () => {
     const record = await getCall(t.db, 'decided-late');
     expect(record).toMatchObject({ outcome: 'abandoned', answeredAt: null });
     expect(record!.endedAt).not.toBeNull();
+  });
+
+  it('asks again for a hang-up Asterisk did not take, with the reason first given', async () => {
+    // The confirmation played, then the hang-up is refused (an overloaded Asterisk that does
+    // not answer within the ARI timeout looks the same to the IVR).
+    phone.failAt('hangup-again', 6, 'unreachable');
+    const { verbs, record } = await runCall(await buyerCall('hangup-again'));
+    expect(verbs.slice(-2)).toEqual(['hangup normal -> unreachable', 'hangup normal']);
+    expect(record.outcome).toBe('counted');
+    phone.failAt('refusal-again', 2, 'raw-error');
+    const refused = await runCall(withheldCall('refusal-again'));
+    expect(refused.verbs.slice(-2)).toEqual(['hangup busy -> raw-error', 'hangup busy']);
   });
 
   it('hangs up an answered caller when the ledger fails to note the answer', async () => {
