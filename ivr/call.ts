@@ -20,8 +20,7 @@ export class Call {
   stopped = false;
   /** The caller is being billed: every way out from here hangs up. */
   answered = false;
-  /** The IVR has asked for the hang-up (whether or not Asterisk could do it), and why. */
-  hungUp = false;
+  /** Why the IVR asked for the hang-up (whether or not Asterisk could do it); undefined: it has not. */
   hangupReason: HangupReason | undefined;
   /** Asterisk took the IVR's hang-up: the channel is ending, nothing more to ask. */
   hangupDone = false;
@@ -73,7 +72,6 @@ export class Call {
   }
 
   async hangup(reason: HangupReason): Promise<void> {
-    this.hungUp = true;
     this.hangupReason = reason;
     await this.phone.hangup(this.channelId, reason);
     this.hangupDone = true;
