@@ -4,7 +4,7 @@
 //   api    HTTP: GET and POST /v1/purchases against bare Express (bench/api.ts)
 //   sse    10,000 live streams on one API process (bench/sse.ts)
 //   calls  the IVR against plain dialplan through the real Asterisk (bench/telephony.ts; its
-//          parts alone with BENCH_CALLS=decision|throughput|memory; about 26 min with the
+//          parts alone with BENCH_CALLS=decision|throughput|memory; 25-33 min with the
 //          defaults, most of it the throughput search: see the top of bench/telephony.ts)
 // No argument: api and sse, and calls only if an Asterisk already answers on 127.0.0.1:8088.
 // Servers run from the compiled build (npm run bench builds it first). Every run is bounded:

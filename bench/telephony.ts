@@ -32,8 +32,8 @@
 //            calls: their difference over those calls is the heap's growth per call.
 //
 // Duration with the defaults (measured 2026-12-06): decision 80 s, memory 5 min, throughput
-// about 20 min (two 10 s reference steps, then about 2.5 min per rate step: hold + about 25 s
-// for the last calls to end; 7 to 10 steps); about 26 min in all. BENCH_HOLD_SECONDS=30 makes
+// 19 and 26 min in two runs (two 10 s reference steps, then about 2.5 min per rate step: hold
+// + about 25 s for the last calls to end; 7 and 10 rate steps); 25-33 min in all. BENCH_HOLD_SECONDS=30 makes
 // throughput about 8 min.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
