@@ -60,6 +60,10 @@ const playbackSchema = z.object({
 const playbackFinishedSchema = z.object({ playback: playbackSchema });
 export type AriPlaybackFinished = z.infer<typeof playbackFinishedSchema>;
 
+/** ChannelStateChange: the channel's state moved (to `Up` once answered). */
+const stateChangeSchema = z.object({ channel: channelSchema });
+export type AriChannelStateChange = z.infer<typeof stateChangeSchema>;
+
 /** ChannelDtmfReceived: a key the caller pressed (`digit`: 0-9, *, #, A-D). */
 const dtmfReceivedSchema = z.object({ digit: z.string().min(1), channel: channelSchema });
 export type AriDtmfReceived = z.infer<typeof dtmfReceivedSchema>;
@@ -93,6 +97,10 @@ export function parseHangupRequest(value: unknown): AriHangupRequest | null {
 
 export function parsePlaybackFinished(value: unknown): AriPlaybackFinished | null {
   return parseWith(playbackFinishedSchema, value);
+}
+
+export function parseChannelStateChange(value: unknown): AriChannelStateChange | null {
+  return parseWith(stateChangeSchema, value);
 }
 
 export function parseDtmfReceived(value: unknown): AriDtmfReceived | null {

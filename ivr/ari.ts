@@ -12,6 +12,10 @@
 // - no request waits forever and none escapes untagged: each has a deadline, and its failure
 //   becomes a TelephonyError naming the channel (ari-client rejects with a bare
 //   `Error: {"message":"Channel not found"}`);
+// - an answer is known from Asterisk's ChannelStateChange (Up) as well as from the request's
+//   reply: an overloaded Asterisk may carry the answer out and reply after our deadline, and a
+//   caller it answered is billed, so the flow must go on as answered, never hang up on them as
+//   if refused (measured: 322 answer requests timed out at 20-32 calls/s);
 // - a playback always settles: finished (PlaybackFinished), cancelled (the call ended or the
 //   flow gave up on it), or failed (refused, or its end was lost with the websocket); one the
 //   flow gives up on while the call goes on is also stopped in Asterisk, so the next sound
@@ -27,6 +31,7 @@ import type { Language, Media } from '../domain/index.js';
 import {
   parseAsteriskInfo,
   parseChannelList,
+  parseChannelStateChange,
   parseHangupRequest,
   parsePlaybackFinished,
   parseStasisEnd,
@@ -60,7 +65,7 @@ export interface AriWebSocket {
 }
 
 /** The Asterisk events the adapter listens to; their payloads are parsed in ivr/ari-payloads.ts. */
-export type AriEventName = 'StasisStart' | 'StasisEnd' | 'ChannelHangupRequest' | 'PlaybackFinished' | 'ChannelDtmfReceived';
+export type AriEventName = 'StasisStart' | 'StasisEnd' | 'ChannelHangupRequest' | 'ChannelStateChange' | 'PlaybackFinished' | 'ChannelDtmfReceived';
 
 /**
  * The part of ari-client's Client the adapter uses (an ari-client Client is one), so that tests
@@ -107,6 +112,12 @@ export interface AriOptions {
   maxBackoffMs?: number;
   /** Deadline of each ARI request; past it the request counts as failed. */
   requestTimeoutMs?: number;
+  /**
+   * After an answer request failed without a reply saying the channel is gone (deadline,
+   * connection), how long to go on waiting for Asterisk to report the channel Up: the request
+   * may still be carried out. Default: the request deadline.
+   */
+  answerGraceMs?: number;
 }
 
 export class AriTelephony implements Telephony {
@@ -121,8 +132,10 @@ export class AriTelephony implements Telephony {
    * Our channels, from StasisStart to StasisEnd, with the hang-up cause once known. An ARI app
    * never receives ChannelDestroyed for its channels unless it subscribes to each one, so the
    * cause comes from ChannelHangupRequest (caller side) or from the reason we hung up with.
+   * `up`: Asterisk reported the channel answered (ChannelStateChange); `upWaiter`: an answer()
+   * waiting for that report.
    */
-  private readonly active = new Map<string, { cause: number | null }>();
+  private readonly active = new Map<string, { cause: number | null; up?: boolean; upWaiter?: (up: boolean) => void }>();
 
   /** channelId → the nextDigit awaiting a key on it (one at a time per channel). */
   private readonly digitWaiters = new Map<string, (digit: string | null) => void>();
@@ -158,6 +171,7 @@ export class AriTelephony implements Telephony {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.heartbeat);
+    for (const call of this.active.values()) call.upWaiter?.(false);
     this.active.clear();
     this.failPlaybacks();
     try {
@@ -176,6 +190,12 @@ export class AriTelephony implements Telephony {
     this.listen(client, 'ChannelHangupRequest', parseHangupRequest, (event) => {
       const call = this.active.get(event.channel.id);
       if (call && call.cause === null) call.cause = requestedCause(event);
+    });
+    this.listen(client, 'ChannelStateChange', parseChannelStateChange, ({ channel }) => {
+      const call = this.active.get(channel.id);
+      if (!call || channel.state !== 'Up') return;
+      call.up = true;
+      call.upWaiter?.(true);
     });
     this.listen(client, 'StasisEnd', parseStasisEnd, (event) => this.onStasisEnd(event.channel.id));
     this.listen(client, 'PlaybackFinished', parsePlaybackFinished, ({ playback }) => {
@@ -265,6 +285,7 @@ export class AriTelephony implements Telephony {
     this.digitWaiters.get(channelId)?.(null);
     const call = this.active.get(channelId);
     if (!call) return; // not one of ours
+    call.upWaiter?.(false);
     this.active.delete(channelId);
     this.events!.callEnded(endedCall(channelId, call.cause));
   }
@@ -324,8 +345,39 @@ export class AriTelephony implements Telephony {
     await this.request(channelId, 'progress', (c) => c.channels.progress({ channelId }));
   }
 
+  /**
+   * Resolves once the channel is answered: by the request's reply, or, when the request failed
+   * for a reason that does not say the channel is gone, by Asterisk reporting it Up (before the
+   * failure, or within answerGraceMs after it). Rejects when neither comes.
+   */
   async answer(channelId: string): Promise<void> {
-    await this.request(channelId, 'answer', (c) => c.channels.answer({ channelId }));
+    try {
+      await this.request(channelId, 'answer', (c) => c.channels.answer({ channelId }));
+    } catch (err) {
+      if (err instanceof TelephonyError && err.channelGone) throw err;
+      if (await this.reportedUp(channelId, this.opts.answerGraceMs ?? this.opts.requestTimeoutMs ?? 10_000)) {
+        this.log.warn({ channelId, err: (err as Error).message }, 'answer request failed, but Asterisk reports the channel answered');
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Whether Asterisk reports `channelId` Up within `ms` (at once if it already has); false if it ends first. */
+  private reportedUp(channelId: string, ms: number): Promise<boolean> {
+    const call = this.active.get(channelId);
+    if (!call) return Promise.resolve(false);
+    if (call.up) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(false), ms);
+      const settle = (up: boolean) => {
+        clearTimeout(timer);
+        if (call.upWaiter === settle) delete call.upWaiter;
+        resolve(up);
+      };
+      call.upWaiter?.(false);
+      call.upWaiter = settle;
+    });
   }
 
   play(channelId: string, media: Media, language: Language, signal: AbortSignal): Promise<PlayResult> {

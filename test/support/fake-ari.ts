@@ -66,7 +66,9 @@ export class FakeAriClient extends EventEmitter implements AriClient {
       progress: ({ channelId }) => s.request(`progress ${channelId}`, () => s.channelOf(channelId)),
       answer: ({ channelId }) =>
         s.request(`answer ${channelId}`, () => {
-          s.channelOf(channelId).state = 'Up';
+          const channel = s.channelOf(channelId);
+          channel.state = 'Up';
+          s.send('ChannelStateChange', { channel });
         }),
       play: ({ channelId, playbackId, media, lang }) =>
         s.request(`play ${channelId} [${lang}] ${media.join(' ')}`, () => {
@@ -156,6 +158,8 @@ export class FakeAsterisk {
   unreachable = false;
   /** Whether requests never get an answer. */
   stalled = false;
+  /** Whether requests are carried out (with their events) but their replies never come: an overloaded Asterisk past our deadline. */
+  lostReplies = false;
   answerPings = true;
 
   constructor(readonly app = 'sanscode') {}
@@ -246,7 +250,8 @@ export class FakeAsterisk {
       setImmediate(() => {
         if (this.unreachable) return reject(new Error('connect ECONNREFUSED 127.0.0.1:8088'));
         try {
-          resolve(carryOut());
+          const result = carryOut();
+          if (!this.lostReplies) resolve(result);
         } catch (err) {
           reject(err as Error);
         }

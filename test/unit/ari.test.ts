@@ -387,7 +387,7 @@ describe('AriTelephony over a fake ari-client', () => {
     });
 
     it('Asterisk unreachable is a TelephonyError without channelGone', async () => {
-      const { asterisk, telephony } = await connect();
+      const { asterisk, telephony } = await connect({ answerGraceMs: 20 });
       asterisk.newCall('c1', '0899123456', '0612345678');
       asterisk.unreachable = true;
       await expect(telephony.answer('c1')).rejects.toMatchObject({ name: 'TelephonyError', channelId: 'c1', channelGone: false });
@@ -398,6 +398,57 @@ describe('AriTelephony over a fake ari-client', () => {
       asterisk.newCall('c1', '0899123456', '0612345678');
       asterisk.stalled = true;
       await expect(telephony.answer('c1')).rejects.toMatchObject({ message: 'ARI answer: no answer within 50 ms', channelGone: false });
+    });
+  });
+
+  describe('an answer whose reply does not come', () => {
+    it('is an answer when Asterisk reports the channel Up: an answered caller is billed and must be followed as answered', async () => {
+      const { asterisk, telephony, seen } = await connect({ requestTimeoutMs: 50, answerGraceMs: 5_000 });
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      asterisk.lostReplies = true;
+      await expect(telephony.answer('c1')).resolves.toBeUndefined();
+      expect(asterisk.channelOf('c1').state).toBe('Up');
+      expect(seen.warnings).toContain('answer request failed, but Asterisk reports the channel answered');
+    });
+
+    it('waits for the Up report after the deadline: the request may still be carried out', async () => {
+      const { asterisk, telephony } = await connect({ requestTimeoutMs: 30, answerGraceMs: 5_000 });
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      asterisk.stalled = true;
+      const answered = telephony.answer('c1');
+      await new Promise((resolve) => setTimeout(resolve, 80)); // past the request's deadline
+      const channel = asterisk.channelOf('c1');
+      channel.state = 'Up';
+      asterisk.send('ChannelStateChange', { channel });
+      await expect(answered).resolves.toBeUndefined();
+    });
+
+    it('fails when neither the reply nor the Up report comes, or when the channel ends first', async () => {
+      const { asterisk, telephony } = await connect({ requestTimeoutMs: 30, answerGraceMs: 30 });
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      asterisk.newCall('c2', '0899123456', '0612345679');
+      asterisk.stalled = true;
+      await expect(telephony.answer('c1')).rejects.toMatchObject({ message: 'ARI answer: no answer within 30 ms', channelGone: false });
+      const { telephony: patient, asterisk: other } = await connect({ requestTimeoutMs: 30, answerGraceMs: 60_000 });
+      other.newCall('c3', '0899123456', '0612345678');
+      other.stalled = true;
+      const started = Date.now();
+      const answered = patient.answer('c3').catch((e: unknown) => e);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      other.callerHangsUp('c3');
+      expect(await answered).toMatchObject({ operation: 'answer', channelGone: false });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(patient.heldState.channels).toBe(0);
+    });
+
+    it('a channel in early media is not answered: only Up counts', async () => {
+      const { asterisk, telephony } = await connect({ requestTimeoutMs: 30, answerGraceMs: 30 });
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      asterisk.stalled = true;
+      const channel = asterisk.channelOf('c1');
+      channel.state = 'Ring';
+      asterisk.send('ChannelStateChange', { channel });
+      await expect(telephony.answer('c1')).rejects.toMatchObject({ operation: 'answer' });
     });
   });
 
