@@ -64,8 +64,15 @@ export interface AriWebSocket {
   terminate(): void;
 }
 
-/** The Asterisk events the adapter listens to; their payloads are parsed in ivr/ari-payloads.ts. */
-export type AriEventName = 'StasisStart' | 'StasisEnd' | 'ChannelHangupRequest' | 'ChannelStateChange' | 'PlaybackFinished' | 'ChannelDtmfReceived';
+/**
+ * The Asterisk events the adapter listens to; their payloads are parsed in ivr/ari-payloads.ts.
+ * The application's event filter lets only these through: Asterisk otherwise also sends each
+ * call PlaybackStarted per play and ChannelVarset per variable set at hang-up (13 events for a
+ * call with two plays on Asterisk 22, 6 with the filter), each serialised by Asterisk and
+ * parsed, and turned into resource objects by ari-client.
+ */
+export const ARI_EVENTS = ['StasisStart', 'StasisEnd', 'ChannelHangupRequest', 'ChannelStateChange', 'PlaybackFinished', 'ChannelDtmfReceived'] as const;
+export type AriEventName = (typeof ARI_EVENTS)[number];
 
 /**
  * The part of ari-client's Client the adapter uses (an ari-client Client is one), so that tests
@@ -90,6 +97,7 @@ export interface AriClient {
     list(): Promise<unknown>;
   };
   playbacks: { stop(params: { playbackId: string }): Promise<unknown> };
+  applications: { filter(params: { applicationName: string; filter: { allowed: { type: string }[] } }): Promise<unknown> };
   asterisk: { getInfo(): Promise<unknown> };
   /**
    * ari-client 2.2's private websocket (`self._ws` in lib/client.js, absent from its typings),
@@ -264,6 +272,13 @@ export class AriTelephony implements Telephony {
   }
 
   private async onConnected(): Promise<void> {
+    // Set again at each connection (cheap, and a restarted Asterisk has forgotten it). Without
+    // it the calls work the same, with more events to skip.
+    try {
+      await this.request(null, 'event filter', (c) => c.applications.filter({ applicationName: this.opts.app, filter: { allowed: ARI_EVENTS.map((type) => ({ type })) } }));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not set the ARI event filter; every event will be received');
+    }
     try {
       const info = parseAsteriskInfo(await this.request(null, 'asterisk info', (c) => c.asterisk.getInfo()));
       this.asteriskId = info?.system?.entity_id ?? null;

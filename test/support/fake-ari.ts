@@ -58,6 +58,7 @@ export class FakeAriClient extends EventEmitter implements AriClient {
   readonly channels: AriClient['channels'];
   readonly playbacks: AriClient['playbacks'];
   readonly asterisk: AriClient['asterisk'];
+  readonly applications: AriClient['applications'];
 
   constructor(private readonly server: FakeAsterisk) {
     super();
@@ -85,6 +86,15 @@ export class FakeAriClient extends EventEmitter implements AriClient {
         s.request(`stop playback ${playbackId}`, () => {
           if (!s.playbacks.has(playbackId)) throw new Error('{"message":"Playback not found"}');
           s.finishPlayback(playbackId);
+        }),
+    };
+    // The application's event filter: what the websocket lets through from then on.
+    this.applications = {
+      filter: ({ applicationName, filter }) =>
+        s.request(`filter ${applicationName} ${filter.allowed.map((e) => e.type).join(',')}`, () => {
+          if (s.refuseFilter) throw new Error('{"message":"Invalid event filter"}');
+          s.allowedEvents = new Set(filter.allowed.map((e) => e.type));
+          return { name: applicationName, events_allowed: filter.allowed, events_disallowed: [] };
         }),
     };
     this.asterisk = {
@@ -161,6 +171,10 @@ export class FakeAsterisk {
   /** Whether requests are carried out (with their events) but their replies never come: an overloaded Asterisk past our deadline. */
   lostReplies = false;
   answerPings = true;
+  /** The application's event filter (allowed types); null: every event goes out. */
+  allowedEvents: Set<string> | null = null;
+  /** Whether the event filter request is refused (an Asterisk too old for it). */
+  refuseFilter = false;
 
   constructor(readonly app = 'sanscode') {}
 
@@ -229,6 +243,7 @@ export class FakeAsterisk {
   send(type: string, fields: Record<string, unknown>): boolean {
     const subscriber = [...this.clients].reverse().find((c) => c.app === this.app && c.open);
     if (!subscriber) return false;
+    if (this.allowedEvents && !this.allowedEvents.has(type)) return false;
     const event = structuredClone({ type, application: this.app, timestamp: new Date().toISOString(), asterisk_id: this.entityId, ...fields });
     const carried = Object.entries(event).filter(([key]) => RESOURCE_FIELDS.has(key));
     const resources = carried.length === 1 ? structuredClone(carried[0]![1]) : carried.length > 1 ? structuredClone(Object.fromEntries(carried)) : undefined;

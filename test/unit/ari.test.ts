@@ -4,7 +4,7 @@
 // proof of the same paths is in test/e2e.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AriTelephony, endedCall, liveCallsOf, requestedCause, startedCall, type AriOptions } from '../../ivr/ari.js';
+import { ARI_EVENTS, AriTelephony, endedCall, liveCallsOf, requestedCause, startedCall, type AriOptions } from '../../ivr/ari.js';
 import {
   parseAsteriskInfo,
   parseChannel,
@@ -184,6 +184,27 @@ describe('AriTelephony over a fake ari-client', () => {
     const { asterisk, seen } = await connect();
     expect(seen.connected).toEqual([asterisk.entityId]);
     expect(asterisk.client.app).toBe('sanscode');
+  });
+
+  it('asks Asterisk for only the events it listens to, at each connection', async () => {
+    const { asterisk } = await connect();
+    await waitFor('the event filter', () => asterisk.allowedEvents !== null);
+    expect([...asterisk.allowedEvents!]).toEqual([...ARI_EVENTS]);
+    expect(asterisk.requests.filter((r) => r.startsWith('filter sanscode '))).toHaveLength(1);
+    asterisk.client.drop();
+    asterisk.client.reopen();
+    await waitFor('the filter set again', () => asterisk.requests.filter((r) => r.startsWith('filter sanscode ')).length === 2);
+  });
+
+  it('a refused event filter is logged; calls go on with every event', async () => {
+    const asterisk = new FakeAsterisk();
+    asterisk.refuseFilter = true;
+    const { telephony, seen } = await connect({}, asterisk);
+    await waitFor('the warning', () => seen.warnings.includes('could not set the ARI event filter; every event will be received'));
+    asterisk.newCall('c1', '0899123456', '0612345678');
+    asterisk.send('PlaybackStarted', { playback: { id: 'x', state: 'playing' } });
+    await telephony.answer('c1');
+    expect(seen.started).toHaveLength(1);
   });
 
   it('announces each StasisStart as callStarted, a withheld caller with an empty number', async () => {
