@@ -411,6 +411,9 @@ export const clientPurchaseResponse = z.strictObject({
   expiresAt: time(),
   completedAt: time().nullable(),
   callInProgress: z.boolean(),
+  disputedAt: time()
+    .nullable()
+    .meta({ description: 'When the owner of the number hung up during the identity prompt ("not my purchase"); the purchase stays pending.' }),
   ...perSecondPurchase(),
   lastEventId: z.int().min(0).meta({ description: 'Resume the event stream after this id (0: none yet).' }),
   language: z.enum(languages),

@@ -17,12 +17,14 @@
     fr: {
       label: 'Paiement par appel', done: 'Appels validés', call: 'Appelez le', load: 'Chargement…', live: 'Appel en cours…', paid: 'Payé ✓',
       expired: 'Délai dépassé : cet achat a expiré.', cancelled: 'Achat annulé.', error: 'Paiement indisponible.',
+      disputed: 'Appel raccroché pendant l’annonce. Si c’était vous, rappelez et restez en ligne.',
       rem: function (n) { return 'Il vous reste ' + n + (n > 1 ? ' appels' : ' appel'); },
       secs: 'Temps validé', sec: function (n) { return 'Il reste ' + mmss(n) + ' d’appel'; }
     },
     en: {
       label: 'Pay by phone call', done: 'Calls counted', call: 'Call', load: 'Loading…', live: 'Call in progress…', paid: 'Paid ✓',
       expired: 'Time is up: this purchase expired.', cancelled: 'Purchase cancelled.', error: 'Payment unavailable.',
+      disputed: 'The call was hung up during the announcement. If it was you, call again and stay on the line.',
       rem: function (n) { return n + (n > 1 ? ' calls remaining' : ' call remaining'); },
       secs: 'Time counted', sec: function (n) { return mmss(n) + ' of calling remaining'; }
     }
@@ -91,6 +93,9 @@
     if (s.status === 'completed') show(L.paid, 'paid');
     else if (s.status === 'expired' || s.status === 'cancelled') show(L[s.status], s.status);
     else if (s.callInProgress) show(perSecond ? L.live + ' ' + L.sec(s.secondsRemaining) : L.live, 'live');
+    // The phone's owner hung up while told whom they pay (disputedAt): the purchase stays
+    // pending, and a buyer who hung up by mistake may call again. Shown until a call counts.
+    else if (s.disputedAt && !((perSecond ? s.secondsCounted : s.callsCounted) > 0)) show(L.disputed, 'disputed');
     else show(perSecond ? L.sec(s.secondsRemaining) : L.rem(s.callsRemaining), 'pending');
   }
 

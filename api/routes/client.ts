@@ -50,6 +50,7 @@ export function clientRoutes(db: Database, tokens: ClientTokens, hub: PurchaseEv
       expiresAt: purchase.expiresAt,
       completedAt: purchase.completedAt,
       callInProgress: last?.data.callInProgress ?? false,
+      disputedAt: purchase.disputedAt,
       ...(purchase.unit === 'second'
         ? { unit: purchase.unit, secondsRequired: purchase.secondsRequired, secondsCounted: purchase.secondsCounted, secondsRemaining: purchase.secondsRemaining }
         : {}),

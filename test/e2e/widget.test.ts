@@ -69,11 +69,19 @@ describe('widget on the demo merchant page', () => {
     expect(await status(page).getAttribute('aria-live')).toBe('polite');
     expect(await page.locator('#sipp').textContent()).toBe('npx tsx scripts/test-call.ts 0612345678 --to 0899123456');
 
+    // A call hung up 3 s into the identity prompt ("not my purchase"): never answered, the
+    // purchase disputed but still payable; the page says so until a call counts.
+    const refused = await placeCall({ scenario: 'uac-chaos-cancel', dialed: '0899123456', caller: '33612345678', holdMs: 3000 });
+    expect(refused, refused.errors).toMatchObject({ exitCode: 0, saw: 'refused' });
+    expect(await s.closedCalls('+33899123456', 1)).toMatchObject([{ outcome: 'disputed', answered_at: null }]);
+    await waitStatus(page, /^Appel raccroché pendant l’annonce\. Si c’était vous, rappelez et restez en ligne\.$/, 10_000);
+    expect((await seen(page)).at(-1)).toMatchObject({ name: 'progress', status: 'pending', callsRemaining: 2 });
+
     const first = await placeCall({ scenario: 'uac-answered-wait-bye', dialed: '0899123456', caller: '33612345678' });
     expect(first, first.errors).toMatchObject({ exitCode: 0 });
     // SIPp returns on the IVR's BYE, a moment before the IVR records the end of the call: wait
     // for the record so the assertions below see a settled ledger.
-    await s.closedCalls('+33899123456', 1);
+    await s.closedCalls('+33899123456', 2);
     await waitStatus(page, /^Il vous reste 1 appel$/);
     await page.screenshot({ path: 'test-artifacts/widget-pending.png', fullPage: true });
     const afterFirst = await seen(page);
