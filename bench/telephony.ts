@@ -21,7 +21,10 @@
 //            BENCH_RATE_MAX, 64), then BENCH_BISECT (2) bisection steps; the IVR at the
 //            dialplan's rate, then 1.25× (or 0.8× if it failed), then one bisection step, or
 //            (nothing held) down by 0.8× at most twice more. After each IVR step the ledger
-//            must show every successful call counted once, and nothing more.
+//            must show every successful call counted once, and nothing more. Asterisk runs
+//            on CPU 0 alone and the rest (PostgreSQL, IVR, SIPp) on the other CPUs, as with
+//            Asterisk on a host of its own; BENCH_PIN=0 lets them all share every CPU. Each
+//            step also reports Asterisk's, PostgreSQL's and the IVR's CPU per call (/proc).
 // memory     A fresh IVR process takes BENCH_MEMORY_CALLS (5,000) refused calls (CANCEL 300 ms
 //            after the first 183) at BENCH_MEMORY_RATE (25) calls/s; its RSS (/proc) and V8 heap
 //            in use (its /metrics) are read at its 1,000th and last call decision; the RSS
@@ -36,13 +39,13 @@
 // + about 25 s for the last calls to end; 7 and 10 rate steps); 25-33 min in all. BENCH_HOLD_SECONDS=30 makes
 // throughput about 8 min.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { createPurchase } from '../db/ledger/index.js';
 import { asterisk } from '../test/support/asterisk.js';
 import { provision } from '../test/support/fixtures.js';
-import { createBenchDatabase, percentile, round, sleep, type Row } from './lib.js';
+import { cpuSecondsOfProgram, createBenchDatabase, percentile, pidsOfProgram, pinToCpus, round, sleep, type Row } from './lib.js';
 import { channelsDrained, runSipp, scenarios, startIvrProcess, type IvrProcess, type SippResult } from './sipp.js';
 
 const PARTS = ['decision', 'throughput', 'memory'] as const;
@@ -184,6 +187,9 @@ interface Step {
   answerP99Ms: number;
   /** Mean length of the calls, seconds. */
   callSeconds: number;
+  /** Asterisk's and PostgreSQL's CPU time per call during the step (/proc; the settling after it included). */
+  asteriskCpuMsPerCall: number;
+  postgresCpuMsPerCall: number;
   /** IVR steps: the IVR process's CPU time per call (/proc). */
   ivrCpuMsPerCall?: number;
   /** IVR steps: calls counted in the ledger for this step's callers, and purchases counted more than once. */
@@ -196,6 +202,37 @@ async function throughput(): Promise<void> {
   const maxRate = env('BENCH_RATE_MAX', 64);
   const proc = ivr ?? (await freshIvr());
   log(`\n-- throughput: answered calls, ${hold} s per rate, minimum ${MIN_CALL_SECONDS} s`);
+  const pinned = pinAsterisk(proc);
+  try {
+    await throughputSearch(hold, maxRate, proc, pinned);
+  } finally {
+    if (pinned) unpin(proc);
+  }
+}
+
+/**
+ * BENCH_PIN (default 1, with 2 or more cores): Asterisk gets CPU 0 to itself, and everything
+ * else of the bench (PostgreSQL, the IVR, SIPp, this process) the others, as when Asterisk runs
+ * on a host of its own, so that both flows are measured against the same Asterisk capacity.
+ * With BENCH_PIN=0 they all share every core: the IVR flow's rate is then limited by the CPU
+ * of the IVR and PostgreSQL as much as by Asterisk (measured 2026-12-06: 0.5-0.56×).
+ */
+function pinAsterisk(proc: IvrProcess): string | null {
+  const cores = availableParallelism();
+  if (process.env.BENCH_PIN === '0' || cores < 2) return null;
+  const others = cores === 2 ? '1' : `1-${cores - 1}`;
+  pinToCpus('0', pidsOfProgram('asterisk'));
+  pinToCpus(others, [...pidsOfProgram('postgres'), process.pid, proc.pid]);
+  log(`  CPUs: Asterisk on 0; PostgreSQL, the IVR, SIPp and the bench on ${others} (BENCH_PIN=0 to share them all)`);
+  return `Asterisk on CPU 0 of ${cores}; PostgreSQL, the IVR and SIPp on ${others}`;
+}
+
+function unpin(proc: IvrProcess): void {
+  const all = `0-${availableParallelism() - 1}`;
+  pinToCpus(all, [...pidsOfProgram('asterisk'), ...pidsOfProgram('postgres'), process.pid, proc.pid]);
+}
+
+async function throughputSearch(hold: number, maxRate: number, proc: IvrProcess, pinned: string | null): Promise<void> {
 
   // A rate is held with zero failed calls, and calls no longer than BENCH_MAX_STRETCH (1.1)×
   // their length at a light load (20 calls at 2/s, measured first for each flow): a flow that
@@ -208,11 +245,16 @@ async function throughput(): Promise<void> {
     const paid = flow === 'ivr' ? await callersWithPurchases(calls) : null;
     const callers = paid?.callers ?? Array.from({ length: Math.min(calls, 1000) }, (_, i) => callerNumber(90_000_000 + i).slice(1));
     const cpuFrom = proc.cpuSeconds();
+    const asteriskFrom = cpuSecondsOfProgram('asterisk');
+    const postgresFrom = cpuSecondsOfProgram('postgres');
     const run = await runSipp({ scenario: scenarios.answeredWaitBye, service: flow === 'ivr' ? PAID_NUMBER.dialed : ROUTES.paid, callers, rate, calls, port: flow === 'ivr' ? 5404 : 5406, rtt: true, recvTimeoutMs: 60_000 });
     await settle();
     const ivrCpuMsPerCall = flow === 'ivr' ? round((1000 * (proc.cpuSeconds() - cpuFrom)) / calls, 2) : undefined;
+    // Where the machine's CPU went, per call: Asterisk (both flows) and PostgreSQL (the IVR's ledger).
+    const asteriskCpuMsPerCall = round((1000 * (cpuSecondsOfProgram('asterisk') - asteriskFrom)) / calls, 2);
+    const postgresCpuMsPerCall = round((1000 * (cpuSecondsOfProgram('postgres') - postgresFrom)) / calls, 2);
     const stretched = run.callSeconds > maxStretch * lightLength[flow]!;
-    const s: Step = { rate, calls, held: run.code === 0 && run.failed === 0 && run.successful === calls && !stretched, successful: run.successful, failed: run.failed, answerP50Ms: p(run.rttMs, 0.5), answerP99Ms: p(run.rttMs, 0.99), callSeconds: round(run.callSeconds, 2), ...(ivrCpuMsPerCall !== undefined && { ivrCpuMsPerCall }) };
+    const s: Step = { rate, calls, held: run.code === 0 && run.failed === 0 && run.successful === calls && !stretched, successful: run.successful, failed: run.failed, answerP50Ms: p(run.rttMs, 0.5), answerP99Ms: p(run.rttMs, 0.99), callSeconds: round(run.callSeconds, 2), asteriskCpuMsPerCall, postgresCpuMsPerCall, ...(ivrCpuMsPerCall !== undefined && { ivrCpuMsPerCall }) };
     if (paid) {
       // Every successful call counted exactly once: one counted call row each, and no purchase
       // (callsRequired 1) credited more than once.
@@ -223,7 +265,7 @@ async function throughput(): Promise<void> {
       s.overCounted = c!.over;
       if (s.counted !== s.successful || s.overCounted) s.held = false;
     }
-    log(`  ${flow.padEnd(8)} ${String(rate).padStart(3)} calls/s × ${seconds} s: ${describe(run)}; INVITE → 200 p50 ${s.answerP50Ms} ms p99 ${s.answerP99Ms} ms, calls last ${s.callSeconds} s${paid ? `; ledger: ${s.counted} counted, ${s.overCounted} over-credited; IVR CPU ${s.ivrCpuMsPerCall} ms/call` : ''} → ${s.held ? 'held' : 'NOT held'}`);
+    log(`  ${flow.padEnd(8)} ${String(rate).padStart(3)} calls/s × ${seconds} s: ${describe(run)}; INVITE → 200 p50 ${s.answerP50Ms} ms p99 ${s.answerP99Ms} ms, calls last ${s.callSeconds} s${paid ? `; ledger: ${s.counted} counted, ${s.overCounted} over-credited; IVR CPU ${s.ivrCpuMsPerCall} ms/call` : ''}; CPU ms/call Asterisk ${s.asteriskCpuMsPerCall}, PostgreSQL ${s.postgresCpuMsPerCall} → ${s.held ? 'held' : 'NOT held'}`);
     return s;
   }
 
@@ -300,7 +342,7 @@ async function throughput(): Promise<void> {
     opsPerSec: dpRate,
     p50Ms: dialplan.best?.answerP50Ms ?? null,
     p99Ms: dialplan.best?.answerP99Ms ?? null,
-    extra: { holdSeconds: hold, minCallSeconds: MIN_CALL_SECONDS, callSeconds: dialplan.best?.callSeconds ?? NaN, steps: stepsText(dialplan.steps), latency: 'INVITE → 200 OK at that rate' },
+    extra: { holdSeconds: hold, minCallSeconds: MIN_CALL_SECONDS, callSeconds: dialplan.best?.callSeconds ?? NaN, cpus: pinned ?? 'all shared', asteriskCpuMsPerCall: dialplan.best?.asteriskCpuMsPerCall ?? NaN, steps: stepsText(dialplan.steps), latency: 'INVITE → 200 OK at that rate' },
   };
   rows.push(dpRow, {
     part: 'calls',
@@ -314,7 +356,10 @@ async function throughput(): Promise<void> {
       holdSeconds: hold,
       minCallSeconds: MIN_CALL_SECONDS,
       callSeconds: ivrRun.best?.callSeconds ?? NaN,
+      cpus: pinned ?? 'all shared',
       ivrCpuMsPerCall: ivrRun.best?.ivrCpuMsPerCall ?? NaN,
+      asteriskCpuMsPerCall: ivrRun.best?.asteriskCpuMsPerCall ?? NaN,
+      postgresCpuMsPerCall: ivrRun.best?.postgresCpuMsPerCall ?? NaN,
       steps: stepsText(ivrSteps),
       creditedExactlyOnce: credited,
       callsCounted: ivrSteps.reduce((n, s) => n + (s.counted ?? 0), 0),
