@@ -35,8 +35,8 @@
 //            calls: their difference over those calls is the heap's growth per call.
 //
 // Duration with the defaults (measured 2026-12-06): decision 80 s, memory 5 min, throughput
-// 19 and 26 min in two runs (two 10 s reference steps, then about 2.5 min per rate step: hold
-// + about 25 s for the last calls to end; 7 and 10 rate steps); 25-33 min in all. BENCH_HOLD_SECONDS=30 makes
+// 13 to 26 min in four runs (two 10 s reference steps, then about 2.5 min per rate step: hold
+// + about 25 s for the last calls to end; 5 to 10 rate steps); 25-33 min in all. BENCH_HOLD_SECONDS=30 makes
 // throughput about 8 min.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
