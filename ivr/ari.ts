@@ -201,9 +201,10 @@ export class AriTelephony implements Telephony {
     });
     this.listen(client, 'ChannelStateChange', parseChannelStateChange, ({ channel }) => {
       const call = this.active.get(channel.id);
-      if (!call || channel.state !== 'Up') return;
+      if (!call || channel.state !== 'Up' || call.up) return;
       call.up = true;
       call.upWaiter?.(true);
+      this.events?.callAnswered?.(channel.id);
     });
     this.listen(client, 'StasisEnd', parseStasisEnd, (event) => this.onStasisEnd(event.channel.id));
     this.listen(client, 'PlaybackFinished', parsePlaybackFinished, ({ playback }) => {

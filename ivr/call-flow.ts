@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { callDecisionSeconds, purchasesCompleted, recordCallEnd } from '../core/metrics.js';
 import { callerToE164, toE164 } from '../core/phone.js';
 import type { Database } from '../db/client.js';
-import { admitCall, endCall, openCalls } from '../db/ledger/index.js';
+import { admitCall, endCall, markAnswered, openCalls } from '../db/ledger/index.js';
 import type { CallFacts, CallPlan, Language } from '../domain/index.js';
 import { Call, sleep, type ChannelEnd } from './call.js';
 import { accessCode } from './scripts/access-code.js';
@@ -105,6 +105,20 @@ export class CallFlow {
     }
     // Nobody follows it (its flow already finished, or a call of a previous process).
     await this.closeRecord(info.channelId, info, this.log.child({ channelId: info.channelId }));
+  }
+
+  /**
+   * Asterisk reports a channel answered. Nothing to do when the script's answer went through;
+   * after a failed answer request (no reply within the deadline and its grace) the caller was
+   * answered anyway, so billed: the ledger must say so (the call then ends too_short, visible to
+   * the operator for a lost-call credit), and the hang-up is a normal clearing. Never rejects.
+   */
+  callAnswered(channelId: string): void {
+    const s = this.sessions.get(channelId);
+    if (!s || s.answered || !s.answerFailed) return;
+    s.answered = true;
+    s.log.error('Asterisk answered after the IVR gave up on the answer: the caller may be billed; recorded as answered');
+    s.lateAnswer = markAnswered(this.db, channelId).catch((err: unknown) => s.log.error({ err }, 'could not record the late answer'));
   }
 
   /**
@@ -198,6 +212,7 @@ export class CallFlow {
       // Asterisk reports the end within milliseconds, with its cause; unless the link is gone.
       if (!s.ended) await sleep(this.opts.endGraceMs ?? 5_000, s.abort.signal);
       if (s.stopped) return;
+      await s.lateAnswer;
       await this.closeRecord(s.channelId, s.ended ?? { channelId: s.channelId, cause: null, causeText: null }, s.log);
     } finally {
       if (this.sessions.get(s.channelId) === s) this.sessions.delete(s.channelId);

@@ -20,6 +20,10 @@ export class Call {
   stopped = false;
   /** The caller is being billed: every way out from here hangs up. */
   answered = false;
+  /** The answer request failed: an answer Asterisk reports after this is a late one. */
+  answerFailed = false;
+  /** Recording a late answer in the ledger; the record is closed only after it. */
+  lateAnswer: Promise<void> | undefined;
   /** Why the IVR asked for the hang-up (whether or not Asterisk could do it); undefined: it has not. */
   hangupReason: HangupReason | undefined;
   /** Asterisk took the IVR's hang-up: the channel is ending, nothing more to ask. */
@@ -61,7 +65,12 @@ export class Call {
     // A 183 still on its way must not arrive after the 200 (separate HTTP requests to Asterisk
     // can be handled in either order). Its failure, if any, is the answer's to find.
     await this.progressSent?.catch(() => {});
-    await this.phone.answer(this.channelId);
+    try {
+      await this.phone.answer(this.channelId);
+    } catch (err) {
+      this.answerFailed = true;
+      throw err;
+    }
     this.answered = true;
     await markAnswered(this.db, this.channelId);
   }

@@ -70,6 +70,11 @@ export interface Telephony {
 export interface TelephonyEvents {
   callStarted(call: IncomingCall): void;
   callEnded(info: HangupInfo): void;
+  /**
+   * Asterisk reports the channel answered (billing starts), whoever asked: the flow learns
+   * of an answer carried out after it had given up on its request.
+   */
+  callAnswered?(channelId: string): void;
   /** The connection to Asterisk is (again) up: time to resync. */
   connected(asteriskId: string | null): void;
   /** The connection to Asterisk is lost (reconnecting); calls cannot reach us meanwhile. */

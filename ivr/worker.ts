@@ -95,6 +95,7 @@ function createIvr(db: Database, config: Config, log: Logger): { worker: IvrWork
       // Neither ever rejects: each call's failures end inside its own flow.
       callStarted: (call) => void flow.callStarted(call),
       callEnded: (info) => void flow.callEnded(info),
+      callAnswered: (channelId) => flow.callAnswered(channelId),
       // After every (re)connection: close what vanished, take up what is still there.
       connected: (asteriskId) => {
         connected = true;

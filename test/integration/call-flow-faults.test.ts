@@ -48,6 +48,7 @@ beforeAll(async () => {
   // A short grace: when Asterisk is unreachable, no end of channel will ever be reported.
   flow = new CallFlow(t.db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600, endGraceMs: 100, hangupRetryMs: 10 });
   phone.onEnded = (info) => void flow.callEnded(info);
+  phone.onAnswered = (channelId) => flow.callAnswered(channelId);
   // Buyers: price announcement (progress, play), answer, greeting, count at once, confirmation.
   const buyers = await provision(t.db, { numbers: ['+33899300001'], callsRequired: 2, minCallSeconds: 0 });
   await setNumberSettings(t.db, { number: '+33899300001', priceAnnouncement: 'sanscode/price-2-99' });
@@ -154,6 +155,19 @@ describe('call flow under faults', () => {
     phone.failAt('refusal-again', 2, 'raw-error');
     const refused = await runCall(withheldCall('refusal-again'));
     expect(refused.verbs.slice(-2)).toEqual(['hangup busy -> raw-error', 'hangup busy']);
+  });
+
+  it('records an answer Asterisk carried out after the IVR gave up on it: the caller is billed, the ledger says so', async () => {
+    // The answer request gets no reply in time (and no Up report within its grace), then
+    // Asterisk reports the channel Up while the flow is already hanging up (as a refusal).
+    phone.failAt('late-answer', 3, 'late-answer');
+    const { verbs, record } = await runCall(await buyerCall('late-answer'));
+    expect(verbs.slice(-2)).toEqual(['answer -> late-answer', 'hangup congestion']);
+    // Recorded answered, so closed by the usual rule: this offer's minimum is 0 s, so the billed
+    // caller is credited (a longer minimum would read too_short: answered, in the operator's
+    // view for a lost-call credit). Without the report it read as never answered: abandoned.
+    expect(record.answeredAt).not.toBeNull();
+    expect(record.outcome).toBe('counted');
   });
 
   it('hangs up an answered caller when the ledger fails to note the answer', async () => {

@@ -16,9 +16,11 @@ export type Verb = 'progress' | 'answer' | 'play' | 'hangup';
  * - `raw-error`: the request rejects with a plain Error, as a broken client library might;
  * - `gone`: the caller hung up just before: StasisEnd is reported, the request gets a 404;
  * - `hangup-during`: the caller hangs up while the verb runs (a play is then cancelled);
- * - `silent-end`: the caller hung up before and its StasisEnd was lost with the connection.
+ * - `silent-end`: the caller hung up before and its StasisEnd was lost with the connection;
+ * - `late-answer`: (answer) no reply in time, but Asterisk carries the answer out and reports
+ *   the channel Up just after.
  */
-export type Fault = 'unreachable' | 'raw-error' | 'gone' | 'hangup-during' | 'silent-end';
+export type Fault = 'unreachable' | 'raw-error' | 'gone' | 'hangup-during' | 'silent-end' | 'late-answer';
 
 const CAUSE: Record<HangupReason, number> = { normal: 16, busy: 17, no_answer: 19, congestion: 34 };
 
@@ -27,6 +29,8 @@ export class FakeTelephony implements Telephony {
   live: IncomingCall[] = [];
   /** Where Asterisk's StasisEnd goes (the flow's callEnded). */
   onEnded: (info: HangupInfo) => void = () => {};
+  /** Where Asterisk's report of an answer goes (the flow's callAnswered). */
+  onAnswered: (channelId: string) => void = () => {};
   /** How long a play lasts unless cancelled. */
   playMs = 0;
   private readonly faults = new Map<string, { index: number; fault: Fault }>();
@@ -138,6 +142,10 @@ export class FakeTelephony implements Telephony {
     this.verbs.push(`${id} ${verb}${detail}${fault ? ` -> ${fault}` : ''}`);
     if (fault === 'unreachable') throw new TelephonyError('connect ECONNREFUSED 127.0.0.1:8088', id, verb, false);
     if (fault === 'raw-error') throw new Error('socket hang up');
+    if (fault === 'late-answer') {
+      setImmediate(() => this.onAnswered(id));
+      throw new TelephonyError('ARI answer: no answer within 10000 ms', id, verb, false);
+    }
     // Asterisk carries the request out, and the caller hangs up right after.
     if (fault === 'hangup-during') setImmediate(() => this.callerHangsUp(id));
     await new Promise((r) => setImmediate(r));
@@ -149,6 +157,7 @@ export function flowOnFakePhone(db: Database): { phone: FakeTelephony; flow: Cal
   const phone = new FakeTelephony();
   const flow = new CallFlow(db, phone, pino({ level: 'silent' }), { defaultRegion: 'FR', defaultLanguage: 'fr', maxCallSeconds: 3600 });
   phone.onEnded = (info) => void flow.callEnded(info);
+  phone.onAnswered = (channelId) => flow.callAnswered(channelId);
   return { phone, flow };
 }
 

@@ -148,18 +148,20 @@ afterEach(async () => {
 interface Seen {
   started: IncomingCall[];
   ended: HangupInfo[];
+  answered: string[];
   connected: (string | null)[];
   warnings: string[];
 }
 
 async function connect(options: Partial<AriOptions> = {}, asterisk = new FakeAsterisk()) {
-  const seen: Seen = { started: [], ended: [], connected: [], warnings: [] };
+  const seen: Seen = { started: [], ended: [], answered: [], connected: [], warnings: [] };
   const log = pino({ level: 'warn' }, { write: (line: string) => void seen.warnings.push(JSON.parse(line).msg) });
   const telephony = new AriTelephony({ url: 'http://127.0.0.1:8088', username: 'sanscode', password: 'secret', app: 'sanscode', ...options }, log, asterisk.connect);
   running.push(telephony);
   await telephony.start({
     callStarted: (call) => seen.started.push(call),
     callEnded: (info) => seen.ended.push(info),
+    callAnswered: (channelId) => seen.answered.push(channelId),
     connected: (asteriskId) => seen.connected.push(asteriskId),
   });
   await waitFor('the first connected event', () => seen.connected.length === 1);
@@ -429,6 +431,10 @@ describe('AriTelephony over a fake ari-client', () => {
       asterisk.lostReplies = true;
       await expect(telephony.answer('c1')).resolves.toBeUndefined();
       expect(asterisk.channelOf('c1').state).toBe('Up');
+      // The flow hears of each answer once, whoever asked for it.
+      const channel = asterisk.channelOf('c1');
+      asterisk.send('ChannelStateChange', { channel });
+      expect(seen.answered).toEqual(['c1']);
       expect(seen.warnings).toContain('answer request failed, but Asterisk reports the channel answered');
     });
 
