@@ -110,8 +110,9 @@ export class CallFlow {
   /**
    * Asterisk reports a channel answered. Nothing to do when the script's answer went through;
    * after a failed answer request (no reply within the deadline and its grace) the caller was
-   * answered anyway, so billed: the ledger must say so (the call then ends too_short, visible to
-   * the operator for a lost-call credit), and the hang-up is a normal clearing. Never rejects.
+   * answered anyway, so billed: the ledger must say so, and the record then closes by the usual
+   * rule (counted past the minimum, else too_short, which the operator can credit); a hang-up
+   * not asked for yet goes out as a normal clearing. Never rejects.
    */
   callAnswered(channelId: string): void {
     const s = this.sessions.get(channelId);
