@@ -137,15 +137,14 @@ export function cpuSecondsOf(pid: number): number {
 /**
  * CPU seconds used so far by every process named `comm` (as in /proc/<pid>/comm), plus what
  * their exited children left in cutime + cstime: PostgreSQL's backends come and go, and their
- * time is then found in the postmaster's. Counts a process that dies between two readings
- * only up to the first; fine for per-step deltas of long-lived servers.
+ * time is then found in the postmaster's. A process that ends between two readings, and
+ * whose parent has another name, drops out of the sum: per-step deltas are for long-lived
+ * servers.
  */
 export function cpuSecondsOfProgram(comm: string): number {
   let total = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
+  for (const pid of pidsOfProgram(comm)) {
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       total += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
