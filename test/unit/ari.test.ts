@@ -453,7 +453,6 @@ describe('AriTelephony over a fake ari-client', () => {
     it('fails when neither the reply nor the Up report comes, or when the channel ends first', async () => {
       const { asterisk, telephony } = await connect({ requestTimeoutMs: 30, answerGraceMs: 30 });
       asterisk.newCall('c1', '0899123456', '0612345678');
-      asterisk.newCall('c2', '0899123456', '0612345679');
       asterisk.stalled = true;
       await expect(telephony.answer('c1')).rejects.toMatchObject({ message: 'ARI answer: no answer within 30 ms', channelGone: false });
       const { telephony: patient, asterisk: other } = await connect({ requestTimeoutMs: 30, answerGraceMs: 60_000 });
