@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPurchase } from '../db/ledger/index.js';
 import { provision } from '../test/support/fixtures.js';
-import { apiEntry, createBenchDatabase, freePort, root, round, runLoad, runPaced, startServer, type LoadResult, type Row, type ServerProcess } from './lib.js';
+import { apiEntry, createBenchDatabase, freePort, gcBetween, root, round, runLoad, runPaced, runtimeSample, startServer, type LoadResult, type Row, type ServerProcess } from './lib.js';
 
 export interface ApiBenchOptions {
   /** Seconds of each measured run (each path is first warmed up for a quarter of it, at least 1 s). */
@@ -35,8 +35,19 @@ function median(xs: number[]): number {
 }
 
 /** One row from the rounds of one path: medians, every round kept in `extra`. */
-function row(name: string, rounds: { r: LoadResult; cpuMsPerRequest: number }[], extra: Row['extra'] = {}): Row {
+/** The API's runtime during one measured run, from its own metrics (per second of the run). */
+interface RuntimeOfRun {
+  gcPausesPerSecond: number;
+  gcPausesOver2msPerSecond: number;
+  gcMsPerSecond: number;
+  loopDelayP99Ms: number;
+}
+
+function row(name: string, rounds: { r: LoadResult; cpuMsPerRequest: number; runtime?: RuntimeOfRun | undefined }[], extra: Row['extra'] = {}): Row {
   const of = (f: (x: (typeof rounds)[number]) => number) => median(rounds.map(f));
+  const runtimes = rounds.map((x) => x.runtime).filter((x) => x !== undefined);
+  // Medians over the rounds, like the other figures.
+  const runtime = runtimes.length === rounds.length ? Object.fromEntries((Object.keys(runtimes[0]!) as (keyof RuntimeOfRun)[]).map((k) => [k, median(runtimes.map((x) => x[k]))])) : {};
   return {
     part: 'api',
     name,
@@ -45,11 +56,12 @@ function row(name: string, rounds: { r: LoadResult; cpuMsPerRequest: number }[],
     p99Ms: round(of((x) => x.r.p99Ms), 2),
     extra: {
       ...extra,
+      ...runtime,
       cpuMsPerRequest: round(of((x) => x.cpuMsPerRequest), 3),
       requests: rounds.reduce((n, x) => n + x.r.requests, 0),
       non2xx: rounds.reduce((n, x) => n + x.r.non2xx, 0),
       errors: rounds.reduce((n, x) => n + x.r.errors + x.r.timeouts, 0),
-      rounds: rounds.map((x) => `${round(x.r.opsPerSec, 0)}/s p50 ${round(x.r.p50Ms, 2)} p99 ${round(x.r.p99Ms, 2)} cpu ${x.cpuMsPerRequest}`).join('; '),
+      rounds: rounds.map((x) => `${round(x.r.opsPerSec, 0)}/s p50 ${round(x.r.p50Ms, 2)} p99 ${round(x.r.p99Ms, 2)} cpu ${x.cpuMsPerRequest}${x.runtime ? ` gc ${x.runtime.gcPausesPerSecond}/s (${x.runtime.gcPausesOver2msPerSecond}/s > 2 ms) ${x.runtime.gcMsPerSecond} ms/s loop p99 ${x.runtime.loopDelayP99Ms}` : ''}`).join('; '),
     },
   };
 }
@@ -66,10 +78,11 @@ export async function runApiBench(opts: ApiBenchOptions): Promise<Row[]> {
     const purchase = await createPurchase(db.db, merchant.id, { offerId: offer.id, callerNumber: '+33612345678' });
 
     const apiPort = await freePort();
+    const metricsPort = await freePort();
     const apiLog = path.join(tmpdir(), `sanscode-bench-api-${process.pid}.log`);
     const api = await startServer(
       [apiEntry(), 'api'],
-      { DATABASE_URL: db.url, PORT: String(apiPort), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      { DATABASE_URL: db.url, PORT: String(apiPort), HOST: '127.0.0.1', LOG_LEVEL: 'info', METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' },
       { port: apiPort, logFile: apiLog },
     );
     stops.push(api.stop);
@@ -81,13 +94,26 @@ export async function runApiBench(opts: ApiBenchOptions): Promise<Row[]> {
     const warmupSeconds = Math.max(1, Math.round(opts.seconds / 4));
     let bodies = 0;
     type Run = (seconds: number) => Promise<LoadResult>;
-    /** A measured run, with the CPU time the server used during it, per request. */
+    /**
+     * A measured run, with the CPU time the server used during it, per request. For the API,
+     * also what its own metrics say about the run: GC pauses (a request that arrives during one
+     * waits it out, which is what a p99 at a fixed rate shows) and the event loop's delay p99.
+     */
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     const measure = async (name: string, server: ServerProcess, run: Run) => {
       const cpuBefore = server.cpuSeconds();
+      const runtimeBefore = server === api ? await runtimeSample(metricsUrl) : null;
       const r = await run(opts.seconds);
       const cpuMsPerRequest = round(((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, r.requests), 3);
-      opts.log(`    ${name}: ${round(r.opsPerSec, 0)} req/s, p50 ${round(r.p50Ms, 2)} ms, p99 ${round(r.p99Ms, 2)} ms, server CPU ${cpuMsPerRequest} ms/request${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
-      return { r, cpuMsPerRequest };
+      let runtime: RuntimeOfRun | undefined;
+      if (runtimeBefore) {
+        const after = await runtimeSample(metricsUrl);
+        const gc = gcBetween(runtimeBefore, after);
+        runtime = { gcPausesPerSecond: round(gc.pauses / r.seconds, 1), gcPausesOver2msPerSecond: round(gc.over2ms / r.seconds, 1), gcMsPerSecond: round(gc.pausedMs / r.seconds, 1), loopDelayP99Ms: round(after.loopDelayP99Ms, 1) };
+      }
+      const gcText = runtime ? `; GC ${runtime.gcPausesPerSecond} pauses/s (${runtime.gcPausesOver2msPerSecond}/s over 2 ms), ${runtime.gcMsPerSecond} ms/s paused, event-loop delay p99 ${runtime.loopDelayP99Ms} ms` : '';
+      opts.log(`    ${name}: ${round(r.opsPerSec, 0)} req/s, p50 ${round(r.p50Ms, 2)} ms, p99 ${round(r.p99Ms, 2)} ms, server CPU ${cpuMsPerRequest} ms/request${gcText}${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+      return { r, cpuMsPerRequest, runtime };
     };
     /**
      * A path against its baseline: each warmed up once, then measured in alternation, `rounds`

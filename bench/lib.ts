@@ -255,3 +255,43 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** What a process's own metrics (prom-client's defaults, core/metrics.ts) say about its runtime. */
+export interface RuntimeSample {
+  /** Garbage collections so far, and the seconds they paused, by kind (minor = young generation). */
+  gc: Record<string, { count: number; seconds: number; over2ms: number }>;
+  /** The event loop's delay p99 since the previous scrape (prom-client resets it on each), ms. */
+  loopDelayP99Ms: number;
+}
+
+/** Scrapes `metricsUrl` (a sanscode process's /metrics) for its GC pauses and event-loop delay. */
+export async function runtimeSample(metricsUrl: string): Promise<RuntimeSample> {
+  const text = await (await fetch(metricsUrl)).text();
+  const gc: RuntimeSample['gc'] = {};
+  const of = (kind: string) => (gc[kind] ??= { count: 0, seconds: 0, over2ms: 0 });
+  const le2ms = new Map<string, number>();
+  for (const m of text.matchAll(/^sanscode_nodejs_gc_duration_seconds_(count|sum|bucket)\{([^}]*)\} (\S+)$/gm)) {
+    const [, field, labels, value] = m as unknown as [string, string, string, string];
+    const kind = /kind="([^"]+)"/.exec(labels)?.[1] ?? '?';
+    if (field === 'count') of(kind).count = Number(value);
+    else if (field === 'sum') of(kind).seconds = Number(value);
+    else if (/le="0.002"/.test(labels)) le2ms.set(kind, Number(value));
+  }
+  for (const [kind, n] of le2ms) of(kind).over2ms = of(kind).count - n;
+  const lag = /^sanscode_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text);
+  return { gc, loopDelayP99Ms: lag ? Number(lag[1]) * 1000 : NaN };
+}
+
+/** GC between two samples: pauses, pauses longer than 2 ms, and milliseconds paused, all kinds together. */
+export function gcBetween(before: RuntimeSample, after: RuntimeSample): { pauses: number; over2ms: number; pausedMs: number } {
+  let pauses = 0;
+  let over2ms = 0;
+  let pausedMs = 0;
+  for (const [kind, a] of Object.entries(after.gc)) {
+    const b = before.gc[kind] ?? { count: 0, seconds: 0, over2ms: 0 };
+    pauses += a.count - b.count;
+    over2ms += a.over2ms - b.over2ms;
+    pausedMs += (a.seconds - b.seconds) * 1000;
+  }
+  return { pauses, over2ms, pausedMs };
+}

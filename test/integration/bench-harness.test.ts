@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { admitCall, countCall, createPurchase, markAnswered } from '../../db/ledger/index.js';
-import { freePort, root, runLoad, runPaced, startServer, type ServerProcess } from '../../bench/lib.js';
+import { startMetricsServer } from '../../core/health.js';
+import { freePort, gcBetween, root, runLoad, runPaced, runtimeSample, startServer, type ServerProcess } from '../../bench/lib.js';
 import { startWatchers } from '../../bench/sse.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provision } from '../support/fixtures.js';
@@ -92,6 +93,33 @@ describe('bench stream watchers', () => {
       expect(arrivals.filter((a) => a.purchaseId === purchases[1]).map((a) => a.at)).toEqual([null, null, null]);
     } finally {
       await watchers.close();
+    }
+  });
+});
+
+describe('bench runtime sample', () => {
+  it("reads a process's GC pauses and event-loop delay from its /metrics", async () => {
+    const port = await freePort();
+    const server = await startMetricsServer(port, '127.0.0.1', pino({ level: 'silent' }));
+    try {
+      const url = `http://127.0.0.1:${port}/metrics`;
+      const before = await runtimeSample(url);
+      // Garbage enough for a few young-generation collections (prom-client observes them).
+      let kept: number[][] = [];
+      for (let i = 0; i < 300_000; i++) {
+        kept.push([i, i + 1]);
+        if (kept.length > 10_000) kept = [];
+      }
+      await new Promise((r) => setTimeout(r, 50)); // GC observations arrive asynchronously
+      const after = await runtimeSample(url);
+      const gc = gcBetween(before, after);
+      expect(gc.pauses).toBeGreaterThan(0);
+      expect(gc.pausedMs).toBeGreaterThan(0);
+      expect(gc.over2ms).toBeGreaterThanOrEqual(0);
+      expect(gc.over2ms).toBeLessThanOrEqual(gc.pauses);
+      expect(after.loopDelayP99Ms).toBeGreaterThanOrEqual(0);
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 });
