@@ -16,7 +16,7 @@ import { AuthFailureLimiter, VerifiedKeyCache, requireAdmin, requireMerchant } f
 import { isCapacityRefusal, problemHandler, rejectMalformedPath, unknownRoute } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { codeRoutes } from './routes/codes.js';
-import { purchaseRoutes } from './routes/purchases.js';
+import { purchaseRoutes, readPurchase } from './routes/purchases.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { demoRoutes } from '../demo/routes.js';
 import { docsRoutes } from './routes/docs.js';
@@ -96,7 +96,12 @@ export function createApi(opts: ApiOptions): express.Express {
   const json: express.RequestHandler = (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE' ? next() : parseJson(req, res, next));
 
   const limiter = new AuthFailureLimiter(opts.authFailuresPerMinute ?? 30);
+  const merchantAuth = requireMerchant(opts.db, limiter, new VerifiedKeyCache(opts.keyCacheTtlMs));
   const tokens = new ClientTokens(opts.db);
+  // The status read (the hot path: merchants poll it) is one route with its full path, before
+  // the mounts below: the same authentication and handler as the merchant API's other routes
+  // (api/routes/purchases.ts), without walking the mounts to reach it.
+  app.get('/v1/purchases/:id', merchantAuth, readPurchase(opts.db));
   if (opts.demo) app.use('/demo', demoRoutes({ db: opts.db, log: opts.log, tokens, defaultRegion: opts.defaultRegion }));
   const hub = new PurchaseEventHub(opts.listen ?? (async () => async () => {}), opts.log, opts.stream);
   hubs.set(app, hub);
@@ -110,7 +115,7 @@ export function createApi(opts: ApiOptions): express.Express {
   merchant.use('/codes', codeRoutes(opts.db));
   merchant.use(webhookRoutes(opts.db, opts.webhookAllowPrivateNetworks ?? false));
   merchant.use(originRoutes(opts.db));
-  app.use('/v1', requireMerchant(opts.db, limiter, new VerifiedKeyCache(opts.keyCacheTtlMs)), json, merchant);
+  app.use('/v1', merchantAuth, json, merchant);
 
   // Public routes, after the API's: no request under /v1 is matched against them.
   app.get('/healthz', (_req, res) => {

@@ -1,7 +1,7 @@
 // Merchant API: create a purchase, read it, cancel it, extend a lent number's hold. A merchant
 // sees only its own purchases: another merchant's id answers 404 exactly like a missing one.
 // Ledger refusals (LedgerError) are turned into problems by problemHandler.
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { purchasesCreated } from '../../core/metrics.js';
 import type { Database } from '../../db/client.js';
 import { cancelPurchase, createPurchase, extendPurchase } from '../../db/ledger/index.js';
@@ -14,6 +14,18 @@ import { createPurchaseBody, type ClientTokenResponse, type CreatedPurchaseRespo
 export interface LiveParts {
   tokens: ClientTokens;
   hub: PurchaseEventHub;
+}
+
+/**
+ * GET /v1/purchases/{id}, the status read merchants poll. createApi registers it with its full
+ * path ahead of the API's mounts, after the merchant's authentication: through them, Express's
+ * router walked five layers and two nested routers for every read (18 KB of its 61 KB
+ * allocated per read, measured with bench/).
+ */
+export function readPurchase(db: Database): RequestHandler {
+  return async (req, res) => {
+    res.json((await purchaseOr404(db, req.merchant!.id, String(req.params.id))) satisfies PurchaseResponse);
+  };
 }
 
 export function purchaseRoutes(db: Database, defaultRegion: string, live: LiveParts, limits: PurchaseLimits): Router {
@@ -30,9 +42,7 @@ export function purchaseRoutes(db: Database, defaultRegion: string, live: LivePa
     res.status(201).location(`/v1/purchases/${purchase.id}`).json({ ...purchase, clientToken } satisfies CreatedPurchaseResponse);
   });
 
-  router.get('/:id', async (req, res) => {
-    res.json((await purchaseOr404(db, req.merchant!.id, req.params.id)) satisfies PurchaseResponse);
-  });
+  // GET /:id, the status read, is registered by createApi ahead of the mounts (readPurchase).
 
   /** A fresh client token, e.g. when the buyer reloads the merchant's page. */
   router.post('/:id/client-token', async (req, res) => {
