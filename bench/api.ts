@@ -34,7 +34,6 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** One row from the rounds of one path: medians, every round kept in `extra`. */
 /** The API's runtime during one measured run, from its own metrics (per second of the run). */
 interface RuntimeOfRun {
   gcPausesPerSecond: number;
@@ -43,6 +42,7 @@ interface RuntimeOfRun {
   loopDelayP99Ms: number;
 }
 
+/** One row from the rounds of one path: medians, every round kept in `extra`. */
 function row(name: string, rounds: { r: LoadResult; cpuMsPerRequest: number; runtime?: RuntimeOfRun | undefined }[], extra: Row['extra'] = {}): Row {
   const of = (f: (x: (typeof rounds)[number]) => number) => median(rounds.map(f));
   const runtimes = rounds.map((x) => x.runtime).filter((x) => x !== undefined);
