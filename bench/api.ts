@@ -4,7 +4,8 @@
 // as fast as answered) for throughput, bench/paced.ts for latency at a fixed offered rate. The
 // API runs as production does: `node dist/bin/sanscode.js api`, LOG_LEVEL=info, its log written
 // to a file. Each row also gives the server's CPU time per request (from /proc), which a
-// neighbour's load on a shared machine disturbs less than throughput.
+// neighbour's load on a shared machine disturbs less than throughput, and the CPU steal during
+// the run (/proc/stat: time the hypervisor gave other guests), which no figure here can see.
 //   - GET /v1/purchases/{id} against a constant handler and against one PK SELECT, as fast as
 //     answered (ratios), then all three paced at 1,000 req/s (p99 at that load; the constant
 //     handler's is the floor the machine and the load process set);
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPurchase } from '../db/ledger/index.js';
 import { provision } from '../test/support/fixtures.js';
-import { apiEntry, createBenchDatabase, freePort, gcBetween, root, round, runLoad, runPaced, runtimeSample, startServer, type LoadResult, type Row, type ServerProcess } from './lib.js';
+import { apiEntry, createBenchDatabase, freePort, gcBetween, machineCpuTimes, root, round, runLoad, runPaced, runtimeSample, startServer, stealPercent, type LoadResult, type Row, type ServerProcess } from './lib.js';
 
 export interface ApiBenchOptions {
   /** Seconds of each measured run (each path is first warmed up for a quarter of it, at least 1 s). */
@@ -43,7 +44,7 @@ interface RuntimeOfRun {
 }
 
 /** One row from the rounds of one path: medians, every round kept in `extra`. */
-function row(name: string, rounds: { r: LoadResult; cpuMsPerRequest: number; runtime?: RuntimeOfRun | undefined }[], extra: Row['extra'] = {}): Row {
+function row(name: string, rounds: { r: LoadResult; cpuMsPerRequest: number; stealPct: number; runtime?: RuntimeOfRun | undefined }[], extra: Row['extra'] = {}): Row {
   const of = (f: (x: (typeof rounds)[number]) => number) => median(rounds.map(f));
   const runtimes = rounds.map((x) => x.runtime).filter((x) => x !== undefined);
   // Medians over the rounds, like the other figures.
@@ -58,10 +59,11 @@ function row(name: string, rounds: { r: LoadResult; cpuMsPerRequest: number; run
       ...extra,
       ...runtime,
       cpuMsPerRequest: round(of((x) => x.cpuMsPerRequest), 3),
+      stealPct: of((x) => x.stealPct),
       requests: rounds.reduce((n, x) => n + x.r.requests, 0),
       non2xx: rounds.reduce((n, x) => n + x.r.non2xx, 0),
       errors: rounds.reduce((n, x) => n + x.r.errors + x.r.timeouts, 0),
-      rounds: rounds.map((x) => `${round(x.r.opsPerSec, 0)}/s p50 ${round(x.r.p50Ms, 2)} p99 ${round(x.r.p99Ms, 2)} cpu ${x.cpuMsPerRequest}${x.runtime ? ` gc ${x.runtime.gcPausesPerSecond}/s (${x.runtime.gcPausesOver2msPerSecond}/s > 2 ms) ${x.runtime.gcMsPerSecond} ms/s loop p99 ${x.runtime.loopDelayP99Ms}` : ''}`).join('; '),
+      rounds: rounds.map((x) => `${round(x.r.opsPerSec, 0)}/s p50 ${round(x.r.p50Ms, 2)} p99 ${round(x.r.p99Ms, 2)} cpu ${x.cpuMsPerRequest} steal ${x.stealPct}%${x.runtime ? ` gc ${x.runtime.gcPausesPerSecond}/s (${x.runtime.gcPausesOver2msPerSecond}/s > 2 ms) ${x.runtime.gcMsPerSecond} ms/s loop p99 ${x.runtime.loopDelayP99Ms}` : ''}`).join('; '),
     },
   };
 }
@@ -102,9 +104,11 @@ export async function runApiBench(opts: ApiBenchOptions): Promise<Row[]> {
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     const measure = async (name: string, server: ServerProcess, run: Run) => {
       const cpuBefore = server.cpuSeconds();
+      const machineBefore = machineCpuTimes();
       const runtimeBefore = server === api ? await runtimeSample(metricsUrl) : null;
       const r = await run(opts.seconds);
       const cpuMsPerRequest = round(((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, r.requests), 3);
+      const stealPct = stealPercent(machineBefore, machineCpuTimes());
       let runtime: RuntimeOfRun | undefined;
       if (runtimeBefore) {
         const after = await runtimeSample(metricsUrl);
@@ -112,8 +116,8 @@ export async function runApiBench(opts: ApiBenchOptions): Promise<Row[]> {
         runtime = { gcPausesPerSecond: round(gc.pauses / r.seconds, 1), gcPausesOver2msPerSecond: round(gc.over2ms / r.seconds, 1), gcMsPerSecond: round(gc.pausedMs / r.seconds, 1), loopDelayP99Ms: round(after.loopDelayP99Ms, 1) };
       }
       const gcText = runtime ? `; GC ${runtime.gcPausesPerSecond} pauses/s (${runtime.gcPausesOver2msPerSecond}/s over 2 ms), ${runtime.gcMsPerSecond} ms/s paused, event-loop delay p99 ${runtime.loopDelayP99Ms} ms` : '';
-      opts.log(`    ${name}: ${round(r.opsPerSec, 0)} req/s, p50 ${round(r.p50Ms, 2)} ms, p99 ${round(r.p99Ms, 2)} ms, server CPU ${cpuMsPerRequest} ms/request${gcText}${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
-      return { r, cpuMsPerRequest, runtime };
+      opts.log(`    ${name}: ${round(r.opsPerSec, 0)} req/s, p50 ${round(r.p50Ms, 2)} ms, p99 ${round(r.p99Ms, 2)} ms, server CPU ${cpuMsPerRequest} ms/request, CPU steal ${stealPct}%${gcText}${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+      return { r, cpuMsPerRequest, stealPct, runtime };
     };
     /**
      * A path against its baseline: each warmed up once, then measured in alternation, `rounds`

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { runApiBench } from './api.js';
-import { apiEntry, root, round, serverUrl, type Row } from './lib.js';
+import { apiEntry, machineCpuTimes, root, round, serverUrl, stealPercent, type Row } from './lib.js';
 import { runSseBench } from './sse.js';
 
 const PARTS = ['api', 'sse', 'calls'] as const;
@@ -109,6 +109,7 @@ function table(rows: Row[]): string {
 
 const started = new Date();
 const loadAtStart = os.loadavg()[0]!;
+const cpuAtStart = machineCpuTimes();
 const parts: Part[] = asked.length ? (asked as Part[]) : ['api', 'sse', 'calls'];
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const rows: Row[] = [];
@@ -174,8 +175,9 @@ const report = {
   parts,
   skipped,
   settings: { secondsPerRun: seconds, rounds: Number(process.env.BENCH_ROUNDS ?? 3), apiEntry: path.relative(root, apiEntry()) },
-  // Other work on the machine moves every figure: its 1-minute load average, before and after.
-  machine: { ...(await machine()), loadAverage: { atStart: round(loadAtStart, 2), atEnd: round(os.loadavg()[0]!, 2) } },
+  // Other work on the machine moves every figure: its 1-minute load average, before and after,
+  // and the CPU time the hypervisor gave other guests over the whole run (%).
+  machine: { ...(await machine()), loadAverage: { atStart: round(loadAtStart, 2), atEnd: round(os.loadavg()[0]!, 2) }, stealPct: stealPercent(cpuAtStart, machineCpuTimes()) },
   rows,
   goals: goals(),
 };
@@ -187,6 +189,6 @@ writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\nsanscode bench — ${report.date}, ${report.machine.cores} cores, node ${process.version}, PostgreSQL ${report.machine.versions.postgres}\n`);
 console.log(table(rows));
 for (const r of rows.filter((r) => r.extra && (r.part === 'sse' || r.part === 'calls'))) console.log(`\n${r.name}: ${JSON.stringify(r.extra)}`);
-console.log(`\nmachine load (1 min) ${report.machine.loadAverage.atStart} → ${report.machine.loadAverage.atEnd}; goals:`);
+console.log(`\nmachine load (1 min) ${report.machine.loadAverage.atStart} → ${report.machine.loadAverage.atEnd}, CPU steal ${report.machine.stealPct}% over the run; goals:`);
 for (const [name, g] of Object.entries(report.goals)) console.log(`  ${g.met ? 'met    ' : 'NOT met'} ${name}: ${g.goal}: ${g.measured}`);
 console.log(`\nwritten to ${path.relative(root, file)}${skipped.length ? `; skipped: ${skipped.join(', ')}` : ''}`);

@@ -127,6 +127,29 @@ export async function startServer(args: string[], env: NodeJS.ProcessEnv, opts: 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
 const USER_HZ = 100;
 
+/** The machine's CPU time so far, all CPUs together (/proc/stat, first line), in clock ticks. */
+export interface MachineCpuTimes {
+  total: number;
+  /** Time a hypervisor ran other guests while this machine had work for that CPU. */
+  steal: number;
+}
+
+export function machineCpuTimes(stat = readFileSync('/proc/stat', 'utf8')): MachineCpuTimes {
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user)
+  const fields = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+}
+
+/**
+ * The share of the machine's CPU time taken by the hypervisor between two readings, in %. On a
+ * shared virtual machine this is time every process here (servers, load, baselines alike) lost
+ * without knowing it: a run with a few % of it has its p99 set by the host, not by the code.
+ */
+export function stealPercent(before: MachineCpuTimes, after: MachineCpuTimes): number {
+  const total = after.total - before.total;
+  return total > 0 ? round((100 * (after.steal - before.steal)) / total, 1) : 0;
+}
+
 /** utime + stime of a process (fields 14 and 15 of /proc/<pid>/stat; the name may hold spaces). */
 export function cpuSecondsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

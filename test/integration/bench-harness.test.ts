@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { admitCall, countCall, createPurchase, markAnswered } from '../../db/ledger/index.js';
 import { startMetricsServer } from '../../core/health.js';
-import { freePort, gcBetween, root, runLoad, runPaced, runtimeSample, startServer, type ServerProcess } from '../../bench/lib.js';
+import { freePort, gcBetween, machineCpuTimes, root, runLoad, runPaced, runtimeSample, startServer, stealPercent, type ServerProcess } from '../../bench/lib.js';
 import { startWatchers } from '../../bench/sse.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provision } from '../support/fixtures.js';
@@ -121,5 +121,18 @@ describe('bench runtime sample', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe('bench CPU steal', () => {
+  it("reads the machine's steal time from /proc/stat's first line", () => {
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    const before = machineCpuTimes('cpu  100 0 50 800 10 0 0 40 0 0\ncpu0 50 0 25 400 5 0 0 20 0 0\n');
+    const after = machineCpuTimes('cpu  200 0 100 1500 20 0 0 180 0 0\ncpu0 100 0 50 750 10 0 0 90 0 0\n');
+    expect(before).toEqual({ total: 1000, steal: 40 });
+    expect(stealPercent(before, after)).toBe(14); // 140 of 1,000 ticks
+    const live = machineCpuTimes();
+    expect(live.total).toBeGreaterThan(0);
+    expect(stealPercent(live, live)).toBe(0);
   });
 });
