@@ -20,7 +20,7 @@ import { purchaseRoutes, readPurchase } from './routes/purchases.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { demoRoutes } from '../demo/routes.js';
 import { docsRoutes } from './routes/docs.js';
-import { observeHttpLatency } from './http-metrics.js';
+import { catchRoutes, observeHttpLatency } from './http-metrics.js';
 import { defaultPurchaseLimits, defaultRetentionDays, type PurchaseLimits } from '../domain/index.js';
 
 /** The embeddable widget (web/widget.js), from the source tree or next to a build in dist/. */
@@ -78,16 +78,19 @@ export function createApi(opts: ApiOptions): express.Express {
   // (widget.js, the one cached answer, is still revalidated by its Last-Modified).
   app.disable('etag');
   app.set('trust proxy', opts.trustProxy ?? false);
-  app.use(observeHttpLatency);
-  app.use(requestLog(app.request, opts.log, { isCapacityRefusal }));
-  // Every answer: never sniffed as another type, never kept by a cache unless its route says so
-  // (only widget.js does). Keys, tokens and purchases are in most of them.
-  app.use((_req, res, next) => {
+  catchRoutes(app.request);
+  const logRequest = requestLog(app.request, opts.log, { isCapacityRefusal });
+  // What every request gets, in one router layer: its latency timed, its log line, and the
+  // headers every answer carries: never sniffed as another type, never kept by a cache unless
+  // its route says so (only widget.js does), since keys, tokens and purchases are in most of
+  // them. Then a path that does not decode is refused.
+  app.use((req, res, next) => {
+    observeHttpLatency(req, res);
+    logRequest(req, res);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
-    next();
+    rejectMalformedPath(req, res, next);
   });
-  app.use(rejectMalformedPath);
   // Every body we accept is a few hundred bytes; anything bigger is refused with 413. Bodies
   // are parsed only after authentication: an anonymous client cannot make us parse anything.
   // No Content-Encoding (415): a compressed body would be a decompression bomb to inflate.

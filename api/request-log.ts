@@ -4,7 +4,6 @@
 // the status read it logged (bench/: ~0.2 ms of CPU a request). Headers are not logged at all:
 // a client can put a credential in any of them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
 import type { Level, Logger } from 'pino';
 import { httpLogSerializers, redactUrl } from '../core/log.js';
 
@@ -23,13 +22,15 @@ export interface RequestLogOptions {
 }
 
 const requestLogger = Symbol('requestLogger');
-type Logged = IncomingMessage & { [requestLogger]?: Logger; originalUrl?: string };
+const startedAt = Symbol('startedAt');
+type Logged = IncomingMessage & { [requestLogger]?: Logger; [startedAt]?: number; originalUrl?: string };
 
 /**
  * Mounts the request log on `app.request` (the prototype of the app's requests, so req.log costs
- * nothing until a handler uses it) and returns the middleware that writes each request's line.
+ * nothing until a handler uses it) and returns what starts each request's line (written when
+ * its response closes).
  */
-export function requestLog(appRequest: object, log: Logger, opts: RequestLogOptions): RequestHandler {
+export function requestLog(appRequest: object, log: Logger, opts: RequestLogOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const showNumbers = log.isLevelEnabled('debug');
   // What describe() returns is already safe to log: no serializer reshapes it. Handlers' lines
   // (req.log) keep the logger's redaction; the request line, whose every field is known, skips
@@ -49,18 +50,21 @@ export function requestLog(appRequest: object, log: Logger, opts: RequestLogOpti
     },
   });
 
+  // One listener function for every response: it finds the request as res.req.
+  function writeLine(this: ServerResponse & { req: Logged }): void {
+    const req = this.req;
+    const fields = { req: describe(req), res: { statusCode: this.statusCode }, responseTime: Date.now() - req[startedAt]! };
+    const refusal = opts.isCapacityRefusal(this);
+    const level: Level = refusal ? 'info' : this.statusCode >= 500 ? 'error' : this.statusCode >= 400 ? 'warn' : 'info';
+    const message = refusal ? 'request refused for lack of capacity' : this.statusCode >= 500 ? 'request errored' : 'request completed';
+    requestLines[level](fields, message);
+  }
+
   let nextId = 1;
-  return (req, res, next) => {
-    const started = Date.now();
+  return (req, res) => {
+    (req as Logged)[startedAt] = Date.now();
     req.id = nextId++;
     // 'close' follows 'finish', and also ends a response the client abandoned.
-    res.once('close', () => {
-      const fields = { req: describe(req), res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
-      const refusal = opts.isCapacityRefusal(res);
-      const level: Level = refusal ? 'info' : res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
-      const message = refusal ? 'request refused for lack of capacity' : res.statusCode >= 500 ? 'request errored' : 'request completed';
-      requestLines[level](fields, message);
-    });
-    next();
+    res.once('close', writeLine);
   };
 }
