@@ -488,7 +488,6 @@ describe('AriTelephony over a fake ari-client', () => {
       await waitFor('the Up report', () => asterisk.channelOf('c1').state === 'Up');
       asterisk.send('ChannelHangupRequest', { soft: false, channel: asterisk.channelOf('c1') });
       await expect(answered).resolves.toBeUndefined();
-      expect(seen.answered).toEqual(['c1']);
     });
 
     it('a channel in early media is not answered: only Up counts', async () => {
