@@ -140,11 +140,10 @@ export class AriTelephony implements Telephony {
    * Our channels, from StasisStart to StasisEnd, with the hang-up cause once known. An ARI app
    * never receives ChannelDestroyed for its channels unless it subscribes to each one, so the
    * cause comes from ChannelHangupRequest (caller side) or from the reason we hung up with.
-   * `up`: Asterisk reported the channel answered (ChannelStateChange); `endedBeforeUp`: a
-   * hang-up request came first, so no answer reached the caller; `upWaiter`: an answer()
+   * `up`: Asterisk reported the channel answered (ChannelStateChange); `upWaiter`: an answer()
    * waiting for that report.
    */
-  private readonly active = new Map<string, { cause: number | null; up?: boolean; endedBeforeUp?: boolean; upWaiter?: (up: boolean) => void }>();
+  private readonly active = new Map<string, { cause: number | null; up?: boolean; upWaiter?: (up: boolean) => void }>();
 
   /** channelId → the nextDigit awaiting a key on it (one at a time per channel). */
   private readonly digitWaiters = new Map<string, (digit: string | null) => void>();
@@ -198,14 +197,11 @@ export class AriTelephony implements Telephony {
     this.listen(client, 'StasisStart', parseStasisStart, (event) => this.onStasisStart(event));
     this.listen(client, 'ChannelHangupRequest', parseHangupRequest, (event) => {
       const call = this.active.get(event.channel.id);
-      if (!call) return;
-      if (call.cause === null) call.cause = requestedCause(event);
-      if (!call.up) call.endedBeforeUp = true;
+      if (call && call.cause === null) call.cause = requestedCause(event);
     });
     this.listen(client, 'ChannelStateChange', parseChannelStateChange, ({ channel }) => {
       const call = this.active.get(channel.id);
-      // An Up reported after the channel was asked to end reached no one (see answer()).
-      if (!call || channel.state !== 'Up' || call.up || call.endedBeforeUp) return;
+      if (!call || channel.state !== 'Up' || call.up) return;
       call.up = true;
       call.upWaiter?.(true);
       this.events?.callAnswered?.(channel.id);
@@ -368,19 +364,11 @@ export class AriTelephony implements Telephony {
   /**
    * Resolves once the channel is answered: by the request's reply, or, when the request failed
    * for a reason that does not say the channel is gone, by Asterisk reporting it Up (before the
-   * failure, or within answerGraceMs after it). Rejects when neither comes, and (channel gone)
-   * when the channel was asked to end before any answer: Asterisk's success then reached no one.
+   * failure, or within answerGraceMs after it). Rejects when neither comes.
    */
   async answer(channelId: string): Promise<void> {
     try {
       await this.request(channelId, 'answer', (c) => c.channels.answer({ channelId }));
-      // The caller's CANCEL crossed our answer: chan_pjsip answers a session already ended
-      // ("Session already DISCONNECTED [reason=487]"), sends no 200 OK, yet reports success and
-      // the channel Up. Asterisk published the hang-up request before that Up, so a request
-      // seen before any Up means the caller never got an answer, and must not be billed as one.
-      if (this.active.get(channelId)?.endedBeforeUp) {
-        throw new TelephonyError('ARI answer: the caller left before the answer reached them', channelId, 'answer', true);
-      }
     } catch (err) {
       if (err instanceof TelephonyError && err.channelGone) throw err;
       if (await this.reportedUp(channelId, this.opts.answerGraceMs ?? this.opts.requestTimeoutMs ?? 10_000)) {
