@@ -15,7 +15,8 @@
 // - an answer is known from Asterisk's ChannelStateChange (Up) as well as from the request's
 //   reply: an overloaded Asterisk may carry the answer out and reply after our deadline, and a
 //   caller it answered is billed, so the flow must go on as answered, never hang up on them as
-//   if refused (measured: 322 answer requests timed out at 20-32 calls/s);
+//   if refused (measured: 322 answer requests timed out at 20-32 calls/s); and a reply without
+//   that report is not an answer when the caller's hang-up came first (a CANCEL crossing it);
 // - a playback always settles: finished (PlaybackFinished), cancelled (the call ended or the
 //   flow gave up on it), or failed (refused, or its end was lost with the websocket); one the
 //   flow gives up on while the call goes on is also stopped in Asterisk, so the next sound
@@ -140,10 +141,8 @@ export class AriTelephony implements Telephony {
    * Our channels, from StasisStart to StasisEnd, with the hang-up cause once known. An ARI app
    * never receives ChannelDestroyed for its channels unless it subscribes to each one, so the
    * cause comes from ChannelHangupRequest (caller side) or from the reason we hung up with.
-   * `up`: Asterisk reported the channel answered (ChannelStateChange); `upWaiter`: an answer()
-   * waiting for that report.
    */
-  private readonly active = new Map<string, { cause: number | null; up?: boolean; upWaiter?: (up: boolean) => void }>();
+  private readonly active = new Map<string, ActiveChannel>();
 
   /** channelId → the nextDigit awaiting a key on it (one at a time per channel). */
   private readonly digitWaiters = new Map<string, (digit: string | null) => void>();
@@ -179,7 +178,7 @@ export class AriTelephony implements Telephony {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.heartbeat);
-    for (const call of this.active.values()) call.upWaiter?.(false);
+    this.settleUpWaiters();
     this.active.clear();
     this.failPlaybacks();
     try {
@@ -197,11 +196,19 @@ export class AriTelephony implements Telephony {
     this.listen(client, 'StasisStart', parseStasisStart, (event) => this.onStasisStart(event));
     this.listen(client, 'ChannelHangupRequest', parseHangupRequest, (event) => {
       const call = this.active.get(event.channel.id);
-      if (call && call.cause === null) call.cause = requestedCause(event);
+      if (!call) return;
+      if (call.cause === null) call.cause = requestedCause(event);
+      if (!call.up) endedBeforeUp(call);
     });
     this.listen(client, 'ChannelStateChange', parseChannelStateChange, ({ channel }) => {
       const call = this.active.get(channel.id);
       if (!call || channel.state !== 'Up' || call.up) return;
+      if (call.endedBeforeUp) {
+        // chan_pjsip carries out an answer on a session the CANCEL already ended ("Session
+        // already DISCONNECTED"): the channel goes Up, but no 200 OK is sent. Nobody is billed.
+        this.log.info({ channelId: channel.id }, 'channel reported Up after its hang-up request: nobody was answered');
+        return;
+      }
       call.up = true;
       call.upWaiter?.(true);
       this.events?.callAnswered?.(channel.id);
@@ -218,8 +225,9 @@ export class AriTelephony implements Telephony {
     client.on('WebSocketReconnecting', (err) => {
       this.log.warn({ err: err?.message }, 'ARI websocket lost, reconnecting');
       this.events?.disconnected?.();
-      // Events sent while we are away are lost: a playback's end would never be seen.
+      // Events sent while we are away are lost: a playback's end would never be seen, nor an Up.
       this.failPlaybacks();
+      this.settleUpWaiters();
     });
     client.on('WebSocketMaxRetries', () => {
       this.log.error('ARI websocket gave up; starting over');
@@ -234,6 +242,7 @@ export class AriTelephony implements Telephony {
     clearInterval(this.heartbeat);
     this.events?.disconnected?.();
     this.failPlaybacks();
+    this.settleUpWaiters();
     old.removeAllListeners();
     try {
       old.stop();
@@ -301,7 +310,7 @@ export class AriTelephony implements Telephony {
     this.digitWaiters.get(channelId)?.(null);
     const call = this.active.get(channelId);
     if (!call) return; // not one of ours
-    call.upWaiter?.(false);
+    if (!call.up) endedBeforeUp(call);
     this.active.delete(channelId);
     this.events!.callEnded(endedCall(channelId, call.cause));
   }
@@ -362,38 +371,62 @@ export class AriTelephony implements Telephony {
   }
 
   /**
-   * Resolves once the channel is answered: by the request's reply, or, when the request failed
-   * for a reason that does not say the channel is gone, by Asterisk reporting it Up (before the
-   * failure, or within answerGraceMs after it). Rejects when neither comes.
+   * Resolves once the caller is answered. Asterisk's word for it is the channel's Up report on
+   * the websocket, which comes in the channel's own order of events:
+   * - the request's reply alone is not enough: a caller's CANCEL crossing the answer leaves
+   *   the reply a success, the channel Up, and no 200 OK sent (seen on Asterisk 22 under load:
+   *   chan_pjsip "Session already DISCONNECTED [reason=487]"). The hang-up request is then
+   *   reported before the Up, while the HTTP reply may overtake both; so after the reply we wait
+   *   for the report, and a hang-up first means nobody was answered (channelGone);
+   * - a reply with no report within answerGraceMs (the websocket lost its events) is trusted:
+   *   a caller Asterisk answered is billed, so is followed as answered;
+   * - a failed request (deadline, connection) is still an answer when the Up report comes
+   *   before it or within answerGraceMs after it: an overloaded Asterisk carries answers out
+   *   past our deadline.
    */
   async answer(channelId: string): Promise<void> {
+    const call = this.active.get(channelId);
+    const graceMs = this.opts.answerGraceMs ?? this.opts.requestTimeoutMs ?? 10_000;
     try {
       await this.request(channelId, 'answer', (c) => c.channels.answer({ channelId }));
     } catch (err) {
       if (err instanceof TelephonyError && err.channelGone) throw err;
-      if (await this.reportedUp(channelId, this.opts.answerGraceMs ?? this.opts.requestTimeoutMs ?? 10_000)) {
+      if (call && (await this.upReport(call, graceMs)) === true) {
         this.log.warn({ channelId, err: (err as Error).message }, 'answer request failed, but Asterisk reports the channel answered');
         return;
       }
       throw err;
     }
+    if (!call) return; // not followed from its StasisStart: the reply is all there is
+    const report = await this.upReport(call, graceMs);
+    if (report === false) {
+      throw new TelephonyError('ARI answer: the caller hung up before the answer took effect', channelId, 'answer', true);
+    }
+    if (report === null) this.log.warn({ channelId }, 'answer replied, but no Up report came; followed as answered');
   }
 
-  /** Whether Asterisk reports `channelId` Up within `ms` (at once if it already has); false if it ends first. */
-  private reportedUp(channelId: string, ms: number): Promise<boolean> {
-    const call = this.active.get(channelId);
-    if (!call) return Promise.resolve(false);
+  /**
+   * How Asterisk reports `call` within `ms`: true Up, false ended (hang-up request or StasisEnd)
+   * before any Up, null no report (the time ran out, the websocket dropped, or we stopped).
+   */
+  private upReport(call: ActiveChannel, ms: number): Promise<boolean | null> {
     if (call.up) return Promise.resolve(true);
+    if (call.endedBeforeUp) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => settle(false), ms);
-      const settle = (up: boolean) => {
+      const timer = setTimeout(() => settle(null), ms);
+      const settle = (report: boolean | null) => {
         clearTimeout(timer);
         if (call.upWaiter === settle) delete call.upWaiter;
-        resolve(up);
+        resolve(report);
       };
-      call.upWaiter?.(false);
+      call.upWaiter?.(null);
       call.upWaiter = settle;
     });
+  }
+
+  /** No Up report can come any more (events lost with the websocket, or we stop): answers settle on what they have. */
+  private settleUpWaiters(): void {
+    for (const call of this.active.values()) call.upWaiter?.(null);
   }
 
   play(channelId: string, media: Media, language: Language, signal: AbortSignal): Promise<PlayResult> {
@@ -464,9 +497,28 @@ export class AriTelephony implements Telephony {
     const channels = parseChannelList(answer);
     if (!channels) throw new TelephonyError('ARI list channels: the answer is not a list of channels', null, 'list channels', false);
     const calls = liveCallsOf(channels, this.opts.app, this.asteriskId);
-    for (const call of calls) if (!this.active.has(call.channelId)) this.active.set(call.channelId, { cause: null });
+    const upIds = new Set(channels.filter((c) => c.state === 'Up').map((c) => c.id));
+    for (const call of calls) if (!this.active.has(call.channelId)) this.active.set(call.channelId, { cause: null, up: upIds.has(call.channelId) });
     return calls;
   }
+}
+
+/**
+ * A channel we follow, from StasisStart to StasisEnd. `cause`: the hang-up cause once known.
+ * `up`: Asterisk reported it answered (ChannelStateChange Up). `endedBeforeUp`: its hang-up
+ * request or StasisEnd came first, so no later Up is an answer. `upWaiter`: an answer() waiting
+ * for one or the other.
+ */
+interface ActiveChannel {
+  cause: number | null;
+  up?: boolean;
+  endedBeforeUp?: boolean;
+  upWaiter?: (report: boolean | null) => void;
+}
+
+function endedBeforeUp(call: ActiveChannel): void {
+  call.endedBeforeUp = true;
+  call.upWaiter?.(false);
 }
 
 /** The call a StasisStart announces; its first Stasis argument is the dialed number. */

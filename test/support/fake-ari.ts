@@ -68,6 +68,7 @@ export class FakeAriClient extends EventEmitter implements AriClient {
       answer: ({ channelId }) =>
         s.request(`answer ${channelId}`, () => {
           const channel = s.channelOf(channelId);
+          if (s.cancelling.delete(channelId)) return s.answerAfterCancel(channel);
           channel.state = 'Up';
           s.send('ChannelStateChange', { channel });
         }),
@@ -175,6 +176,13 @@ export class FakeAsterisk {
   allowedEvents: Set<string> | null = null;
   /** Whether the event filter request is refused (an Asterisk too old for it). */
   refuseFilter = false;
+  /**
+   * How long events take to reach the websocket, in order (0: at once). The HTTP reply of a
+   * request and the events it causes travel separately: with a lag, the reply comes first.
+   */
+  eventLagMs = 0;
+  /** Channels whose caller's CANCEL is crossing the next answer (see cancelCrossesAnswer). */
+  readonly cancelling = new Set<string>();
 
   constructor(readonly app = 'sanscode') {}
 
@@ -221,6 +229,25 @@ export class FakeAsterisk {
     this.leave(channel);
   }
 
+  /**
+   * The caller's CANCEL reaches Asterisk just before the IVR's answer (Asterisk 22 under load):
+   * chan_pjsip ends the session with 487 and queues the hang-up, then carries the answer out on
+   * a session already DISCONNECTED, so the request succeeds and the channel goes Up, with no
+   * 200 OK sent. The events come in that order: hang-up request, Up, StasisEnd.
+   */
+  cancelCrossesAnswer(id: string): void {
+    this.channelOf(id);
+    this.cancelling.add(id);
+  }
+
+  /** The answer request on a channel whose CANCEL came first (see cancelCrossesAnswer). */
+  answerAfterCancel(channel: ChannelJson): void {
+    this.send('ChannelHangupRequest', { cause: 16, soft: false, channel });
+    channel.state = 'Up';
+    this.send('ChannelStateChange', { channel });
+    this.leave(channel);
+  }
+
   /** Asterisk reports the end of a playback (`done`, or `failed` when a file is missing). */
   finishPlayback(playbackId: string, state: 'done' | 'failed' = 'done'): void {
     const p = this.playbacks.get(playbackId);
@@ -241,6 +268,16 @@ export class FakeAsterisk {
    * several. Lost when no websocket is open (Asterisk does not queue events).
    */
   send(type: string, fields: Record<string, unknown>): boolean {
+    if (this.eventLagMs > 0) {
+      // Timers of one duration fire in the order they were set: events keep their order.
+      const snapshot = structuredClone(fields);
+      setTimeout(() => this.emitNow(type, snapshot), this.eventLagMs);
+      return true;
+    }
+    return this.emitNow(type, fields);
+  }
+
+  private emitNow(type: string, fields: Record<string, unknown>): boolean {
     const subscriber = [...this.clients].reverse().find((c) => c.app === this.app && c.open);
     if (!subscriber) return false;
     if (this.allowedEvents && !this.allowedEvents.has(type)) return false;

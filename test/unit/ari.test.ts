@@ -478,6 +478,73 @@ describe('AriTelephony over a fake ari-client', () => {
     });
   });
 
+  describe('an answer crossed by the caller hanging up', () => {
+    // Over a real Asterisk the HTTP reply and the websocket events travel apart: with events
+    // lagging, the reply comes first, as it did in the call storm that found this.
+    it('is no answer when the hang-up request comes before the Up, even though the request succeeded', async () => {
+      const { asterisk, telephony, seen } = await connect({ answerGraceMs: 5_000 });
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      await waitFor('the call', () => seen.started.length === 1);
+      asterisk.eventLagMs = 20;
+      asterisk.cancelCrossesAnswer('c1');
+      await expect(telephony.answer('c1')).rejects.toMatchObject({
+        message: 'ARI answer: the caller hung up before the answer took effect',
+        operation: 'answer',
+        channelGone: true,
+      });
+      // The Up that followed is not reported as a (late) answer either.
+      expect((await endOf(seen, 'c1')).cause).toBe(16);
+      expect(seen.answered).toEqual([]);
+      expect(telephony.heldState.channels).toBe(0);
+    });
+
+    it('with events at once the hang-up request is seen before the reply: the same decision', async () => {
+      const { asterisk, telephony, seen } = await connect();
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      asterisk.cancelCrossesAnswer('c1');
+      await expect(telephony.answer('c1')).rejects.toMatchObject({ channelGone: true });
+      expect(seen.answered).toEqual([]);
+    });
+
+    it('a reply waits for the Up report that comes after it', async () => {
+      const { asterisk, telephony, seen } = await connect({ answerGraceMs: 5_000 });
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      await waitFor('the call', () => seen.started.length === 1);
+      asterisk.eventLagMs = 30;
+      const started = Date.now();
+      await expect(telephony.answer('c1')).resolves.toBeUndefined();
+      expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+      expect(seen.answered).toEqual(['c1']);
+      // A hang-up after the Up is an answered call ending, with its own cause.
+      asterisk.eventLagMs = 0;
+      asterisk.callerHangsUp('c1');
+      expect((await endOf(seen, 'c1')).cause).toBe(16);
+    });
+
+    it('a reply with no Up report within the grace is trusted: a caller Asterisk answered is billed', async () => {
+      const { asterisk, telephony, seen } = await connect({ answerGraceMs: 30 });
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      await waitFor('the call', () => seen.started.length === 1);
+      asterisk.allowedEvents = new Set(['StasisStart', 'StasisEnd', 'ChannelHangupRequest']); // the report is lost
+      await expect(telephony.answer('c1')).resolves.toBeUndefined();
+      expect(seen.warnings).toContain('answer replied, but no Up report came; followed as answered');
+    });
+
+    it('a websocket lost while waiting for the report settles the answer on its reply at once', async () => {
+      const { asterisk, telephony, seen } = await connect({ answerGraceMs: 60_000 });
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      await waitFor('the call', () => seen.started.length === 1);
+      asterisk.eventLagMs = 1_000;
+      const started = Date.now();
+      const answered = telephony.answer('c1');
+      await waitFor('the answer request', () => asterisk.requests.includes('answer c1'));
+      await ticks();
+      asterisk.client.drop(new Error('read ECONNRESET'));
+      await expect(answered).resolves.toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(1_000);
+    });
+  });
+
   describe('connection state', () => {
     it('a websocket drop fails the plays whose end can no longer be seen; its return reports connected again', async () => {
       const { asterisk, telephony, seen } = await connect();
