@@ -15,8 +15,9 @@
 // - an answer is known from Asterisk's ChannelStateChange (Up) as well as from the request's
 //   reply: an overloaded Asterisk may carry the answer out and reply after our deadline, and a
 //   caller it answered is billed, so the flow must go on as answered, never hang up on them as
-//   if refused (measured: 322 answer requests timed out at 20-32 calls/s); and a reply without
-//   that report is not an answer when the caller's hang-up came first (a CANCEL crossing it);
+//   if refused (measured: 322 answer requests timed out at 20-32 calls/s);
+// - a CANCEL crossing the answer is found out: Asterisk then reports the channel Up and
+//   replies success, but sends no 200 OK (see cancelCrossedAnswer), and the call's end says so;
 // - a playback always settles: finished (PlaybackFinished), cancelled (the call ended or the
 //   flow gave up on it), or failed (refused, or its end was lost with the websocket); one the
 //   flow gives up on while the call goes on is also stopped in Asterisk, so the next sound
@@ -199,6 +200,10 @@ export class AriTelephony implements Telephony {
       if (!call) return;
       if (call.cause === null) call.cause = requestedCause(event);
       if (!call.up) endedBeforeUp(call);
+      else if (!call.answerCrossed && cancelCrossedAnswer(event, Date.now() - (call.upAt ?? 0))) {
+        call.answerCrossed = true;
+        this.log.warn({ channelId: event.channel.id }, "the caller's CANCEL crossed the answer: Asterisk reported the channel Up but sent no 200 OK; recorded as not answered");
+      }
     });
     this.listen(client, 'ChannelStateChange', parseChannelStateChange, ({ channel }) => {
       const call = this.active.get(channel.id);
@@ -210,6 +215,7 @@ export class AriTelephony implements Telephony {
         return;
       }
       call.up = true;
+      call.upAt = Date.now();
       call.upWaiter?.(true);
       this.events?.callAnswered?.(channel.id);
     });
@@ -312,7 +318,7 @@ export class AriTelephony implements Telephony {
     if (!call) return; // not one of ours
     if (!call.up) endedBeforeUp(call);
     this.active.delete(channelId);
-    this.events!.callEnded(endedCall(channelId, call.cause));
+    this.events!.callEnded(endedCall(channelId, call.cause, call.answerCrossed ?? false));
   }
 
   /**
@@ -402,6 +408,9 @@ export class AriTelephony implements Telephony {
     if (report === false) {
       throw new TelephonyError('ARI answer: the caller hung up before the answer took effect', channelId, 'answer', true);
     }
+    // Most often the crossing's hang-up request comes with the reply; when it comes later, the
+    // call's end carries it (answerCrossed) and the ledger takes the answer back.
+    if (call.answerCrossed) throw new TelephonyError("ARI answer: the caller's CANCEL crossed the answer", channelId, 'answer', true);
     if (report === null) this.log.warn({ channelId }, 'answer replied, but no Up report came; followed as answered');
   }
 
@@ -505,14 +514,17 @@ export class AriTelephony implements Telephony {
 
 /**
  * A channel we follow, from StasisStart to StasisEnd. `cause`: the hang-up cause once known.
- * `up`: Asterisk reported it answered (ChannelStateChange Up). `endedBeforeUp`: its hang-up
- * request or StasisEnd came first, so no later Up is an answer. `upWaiter`: an answer() waiting
- * for one or the other.
+ * `up`: Asterisk reported it answered (ChannelStateChange Up), at `upAt` (our clock).
+ * `endedBeforeUp`: its hang-up request or StasisEnd came first, so no later Up is an answer.
+ * `answerCrossed`: the caller's CANCEL crossed the answer (cancelCrossedAnswer). `upWaiter`: an
+ * answer() waiting for Up or the end.
  */
 interface ActiveChannel {
   cause: number | null;
   up?: boolean;
+  upAt?: number;
   endedBeforeUp?: boolean;
+  answerCrossed?: boolean;
   upWaiter?: (report: boolean | null) => void;
 }
 
@@ -561,10 +573,36 @@ export function requestedCause(request: AriHangupRequest): number | null {
 }
 
 /** How a call ended, from the cause recorded while it was up. */
-export function endedCall(channelId: string, cause: number | null): HangupInfo {
+export function endedCall(channelId: string, cause: number | null, answerCrossed = false): HangupInfo {
   // A caller's BYE after answer carries no cause: that is a normal clearing.
   const final = cause ?? 16;
-  return { channelId, cause: final, causeText: Q850[final] ?? null };
+  return { channelId, cause: final, causeText: Q850[final] ?? null, ...(answerCrossed ? { answerCrossed } : {}) };
+}
+
+/**
+ * Cause of a hang-up request that ends an INVITE its caller cancelled: chan_pjsip maps the 487
+ * the CANCEL ends it with to 127 (interworking). A caller's BYE after a 200 OK carries no cause
+ * (or 16), our own hang-up is soft.
+ */
+const CANCELLED_INVITE_CAUSE = 127;
+/**
+ * How long after the Up report a cancelled INVITE's hang-up request can come. In the crossing
+ * it comes within a millisecond (measured 0-1 ms on Asterisk 22); an answered call cannot end
+ * with 127 this early (a failed session refresh, the other 127, comes minutes in).
+ */
+export const CROSSING_WINDOW_MS = 2_000;
+
+/**
+ * Whether a hang-up request coming `msSinceUp` after the channel's Up report means the caller's
+ * CANCEL crossed the IVR's answer. chan_pjsip sets the channel Up, then queues the answer behind
+ * whatever its SIP serializer holds: when that is the CANCEL, the session ends (487, hang-up
+ * request, cause 127) and the answer then finds it DISCONNECTED, logs "Session already
+ * DISCONNECTED", sends no 200 OK, and reports success. Nobody was billed. Known gap: a carrier's
+ * CANCEL with a Reason header (RFC 3326) sets the cause itself and the request carries none;
+ * such a crossing is taken as answered, the side that never bills a caller we cannot credit.
+ */
+export function cancelCrossedAnswer(request: AriHangupRequest, msSinceUp: number): boolean {
+  return !request.soft && request.cause === CANCELLED_INVITE_CAUSE && msSinceUp <= CROSSING_WINDOW_MS;
 }
 
 /** How ari-client words a request on a channel Asterisk no longer has (404, or 409 once it left Stasis). */

@@ -248,7 +248,7 @@ export class CallFlow {
   private async closeRecord(channelId: string, end: ChannelEnd, log: Logger): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const { call, completed } = await endCall(this.db, channelId, { cause: end.cause, causeText: end.causeText, lost: end.lost ?? false });
+        const { call, completed } = await endCall(this.db, channelId, { cause: end.cause, causeText: end.causeText, lost: end.lost ?? false, unanswered: end.answerCrossed ?? false });
         if (completed) purchasesCompleted.inc({ mode: completed.mode });
         if (call) {
           recordCallEnd(call);

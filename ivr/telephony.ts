@@ -21,6 +21,11 @@ export interface HangupInfo {
   channelId: string;
   cause: number | null;
   causeText: string | null;
+  /**
+   * Asterisk reported the channel answered, but the caller's CANCEL had ended the INVITE first:
+   * no 200 OK went out, nobody was billed, so the call was never answered whatever the flow saw.
+   */
+  answerCrossed?: boolean;
 }
 
 export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer';

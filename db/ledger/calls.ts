@@ -206,12 +206,14 @@ export async function countCall(db: Database, channelId: string): Promise<CountR
  * Closes a channel's call record. An answered call still in progress is counted if it lasted
  * the minimum (the hang-up can beat the IVR's timer by a few milliseconds), too_short
  * otherwise; an accepted call never answered is abandoned; `lost` when the IVR lost the
- * channel and cannot know how long it lasted. Idempotent.
+ * channel and cannot know how long it lasted; `unanswered` when Asterisk reported an answer
+ * the caller never got (their CANCEL crossed it): the answer is taken back and the call is
+ * abandoned. Idempotent.
  */
 export async function endCall(
   db: Database,
   channelId: string,
-  hangup: { cause?: number | null; causeText?: string | null; lost?: boolean },
+  hangup: { cause?: number | null; causeText?: string | null; lost?: boolean; unanswered?: boolean },
 ): Promise<{ call: CallRow | null; count: CountResult | null; completed: PurchaseView | null }> {
   return db.transaction(async (tx) => {
     const call = await lockCall(tx, channelId);
@@ -222,9 +224,12 @@ export async function endCall(
     let outcome: CallOutcome = call.outcome;
     // A per-second call's last seconds (since its last periodic credit) are credited here.
     let secondsProgress = false;
+    // Only an answer of a call still in progress can be taken back: a counted call stays counted.
+    const takeBack = hangup.unanswered === true && call.outcome === 'in_progress' && call.answeredAt !== null;
+    const answered = call.answeredAt !== null && !takeBack;
     if (call.outcome === 'in_progress') {
       if (hangup.lost) outcome = 'lost';
-      else if (!call.answeredAt) outcome = 'abandoned';
+      else if (!answered) outcome = 'abandoned';
       else {
         const perSecond = await finalSecondsCredit(tx, call);
         if (perSecond) {
@@ -242,14 +247,15 @@ export async function endCall(
       .set({
         outcome,
         endedAt: sql`now()`,
-        answeredSeconds: sql`case when ${calls.answeredAt} is null then null else floor(extract(epoch from now() - ${calls.answeredAt}))::int end`,
+        ...(takeBack ? { answeredAt: null } : {}),
+        answeredSeconds: takeBack ? null : sql`case when ${calls.answeredAt} is null then null else floor(extract(epoch from now() - ${calls.answeredAt}))::int end`,
         hangupCause: hangup.cause ?? null,
         hangupCauseText: hangup.causeText ?? null,
       })
       .where(eq(calls.id, call.id))
       .returning();
     // An answered call that ends uncounted: the page stops showing "call in progress".
-    if (call.answeredAt && call.purchaseId && (outcome === 'too_short' || outcome === 'lost')) {
+    if (call.answeredAt && call.purchaseId && (outcome === 'too_short' || outcome === 'lost' || takeBack)) {
       await recordEvent(tx, call.purchaseId, 'call_ended', call.id);
     } else if (secondsProgress && call.purchaseId) {
       await recordEvent(tx, call.purchaseId, 'seconds_credited', call.id);

@@ -72,6 +72,17 @@ describe('call flow', () => {
     expect(flow.activeCalls).toBe(0);
   });
 
+  it("takes the answer back when the call's end says the caller's CANCEL crossed it", async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899100013'], minCallSeconds: 30 });
+    const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: '+33622222223' });
+    const running = flow.callStarted(call('crossed', '0899100013', '0622222223'));
+    await waitFor('the greeting to start', () => phone.of('crossed').some((v) => v.includes('calls-remaining')));
+    phone.cancelCrossedAnswer('crossed');
+    await running;
+    expect(await getCall(t.db, 'crossed')).toMatchObject({ outcome: 'abandoned', answeredAt: null, answeredSeconds: null, hangupCause: 127 });
+    expect(await getPurchase(t.db, merchant.id, p.id)).toMatchObject({ callsCounted: 0, status: 'pending' });
+  });
+
   it('sends the 183 as the call arrives, before the ledger decides, and only once', async () => {
     await provision(t.db, { numbers: ['+33899100020'] });
     const running = flow.callStarted(call('early', '0899100020', '0612000020'));

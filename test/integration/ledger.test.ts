@@ -193,6 +193,29 @@ describe('calls', () => {
     expect((await getPurchase(t.db, merchant.id, p.id))?.status).toBe('completed');
   });
 
+  it("takes back an answer the caller never got (their CANCEL crossed it), never a counted call's", async () => {
+    const { merchant, offer } = await provision(t.db, { numbers: ['+33899000072'], minCallSeconds: 30 });
+    const caller = newCaller();
+    const p = await createPurchase(t.db, merchant.id, { offerId: offer.id, callerNumber: caller });
+    const { facts } = await simulateCall(t.db, { dialed: '+33899000072', caller, count: false });
+    const { call } = await endCall(t.db, facts.channelId, { cause: 127, causeText: 'Interworking, unspecified', unanswered: true });
+    expect(call).toMatchObject({ outcome: 'abandoned', answeredAt: null, answeredSeconds: null, hangupCause: 127 });
+    // The page had shown "call in progress" (call_started): it is told the call ended.
+    const events = await t.db.select({ type: purchaseEvents.type }).from(purchaseEvents).where(sql`${purchaseEvents.purchaseId} = ${p.id}`).orderBy(purchaseEvents.id);
+    expect(events.map((e) => e.type).slice(-2)).toEqual(['call_started', 'call_ended']);
+    expect((await getPurchase(t.db, merchant.id, p.id))?.callsCounted).toBe(0);
+
+    // A call already counted keeps its answer whatever its end says.
+    const { merchant: m2, offer: o2 } = await provision(t.db, { numbers: ['+33899000073'], callsRequired: 2 });
+    const caller2 = newCaller();
+    await createPurchase(t.db, m2.id, { offerId: o2.id, callerNumber: caller2 });
+    const counted = await simulateCall(t.db, { dialed: '+33899000073', caller: caller2 });
+    expect(counted.count).toMatchObject({ counted: true });
+    const { call: kept } = await endCall(t.db, counted.facts.channelId, { cause: 127, unanswered: true });
+    expect(kept).toMatchObject({ outcome: 'counted' });
+    expect(kept?.answeredAt).not.toBeNull();
+  });
+
   it('records abandoned when the caller leaves before being answered', async () => {
     const { merchant, offer } = await provision(t.db, { numbers: ['+33899000071'] });
     const caller = newCaller();

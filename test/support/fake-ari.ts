@@ -28,6 +28,9 @@ export interface ChannelJson {
   language: string;
 }
 
+/** The cause of the hang-up request ending an INVITE its caller cancelled (chan_pjsip maps 487 to 127). */
+const CANCELLED_INVITE_CAUSE = 127;
+
 /** Asterisk echoes a hang-up requested through ARI as a soft hang-up request, cause 32. */
 const SOFT_HANGUP_CAUSE = 32;
 
@@ -68,7 +71,11 @@ export class FakeAriClient extends EventEmitter implements AriClient {
       answer: ({ channelId }) =>
         s.request(`answer ${channelId}`, () => {
           const channel = s.channelOf(channelId);
-          if (s.cancelling.delete(channelId)) return s.answerAfterCancel(channel);
+          const hangupFirst = s.cancelling.get(channelId);
+          if (hangupFirst !== undefined) {
+            s.cancelling.delete(channelId);
+            return s.answerAfterCancel(channel, hangupFirst);
+          }
           channel.state = 'Up';
           s.send('ChannelStateChange', { channel });
         }),
@@ -181,8 +188,8 @@ export class FakeAsterisk {
    * request and the events it causes travel separately: with a lag, the reply comes first.
    */
   eventLagMs = 0;
-  /** Channels whose caller's CANCEL is crossing the next answer (see cancelCrossesAnswer). */
-  readonly cancelling = new Set<string>();
+  /** Channels whose caller's CANCEL is crossing the next answer → whether it is taken before the Up (see cancelCrossesAnswer). */
+  readonly cancelling = new Map<string, boolean>();
 
   constructor(readonly app = 'sanscode') {}
 
@@ -230,21 +237,24 @@ export class FakeAsterisk {
   }
 
   /**
-   * The caller's CANCEL reaches Asterisk just before the IVR's answer (Asterisk 22 under load):
-   * chan_pjsip ends the session with 487 and queues the hang-up, then carries the answer out on
-   * a session already DISCONNECTED, so the request succeeds and the channel goes Up, with no
-   * 200 OK sent. The events come in that order: hang-up request, Up, StasisEnd.
+   * The caller's CANCEL reaches Asterisk just as the IVR answers (Asterisk 22 under load).
+   * chan_pjsip sets the channel Up, then queues the answer on the SIP session behind the CANCEL:
+   * the session ends (487, hang-up request with cause 127), the answer finds it DISCONNECTED,
+   * sends no 200 OK, and the request succeeds. Events: Up, hang-up request, StasisEnd (seen on
+   * Asterisk 22.10). `hangupFirst`: the CANCEL is taken before the channel is set Up (the
+   * hang-up request comes first).
    */
-  cancelCrossesAnswer(id: string): void {
+  cancelCrossesAnswer(id: string, opts: { hangupFirst?: boolean } = {}): void {
     this.channelOf(id);
-    this.cancelling.add(id);
+    this.cancelling.set(id, opts.hangupFirst ?? false);
   }
 
   /** The answer request on a channel whose CANCEL came first (see cancelCrossesAnswer). */
-  answerAfterCancel(channel: ChannelJson): void {
-    this.send('ChannelHangupRequest', { cause: 16, soft: false, channel });
+  answerAfterCancel(channel: ChannelJson, hangupFirst: boolean): void {
+    if (hangupFirst) this.send('ChannelHangupRequest', { cause: CANCELLED_INVITE_CAUSE, channel });
     channel.state = 'Up';
     this.send('ChannelStateChange', { channel });
+    if (!hangupFirst) this.send('ChannelHangupRequest', { cause: CANCELLED_INVITE_CAUSE, channel });
     this.leave(channel);
   }
 

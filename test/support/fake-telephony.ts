@@ -122,10 +122,18 @@ export class FakeTelephony implements Telephony {
     this.end(id, 16);
   }
 
-  private end(id: string, cause: number, reported = true): void {
+  /**
+   * The end reported for a call whose answer the caller's CANCEL crossed: Asterisk went Up but
+   * sent no 200 OK (the ARI adapter tells it from the hang-up request, see ivr/ari.ts).
+   */
+  cancelCrossedAnswer(id: string): void {
+    this.end(id, 127, true, { answerCrossed: true });
+  }
+
+  private end(id: string, cause: number, reported = true, extra: Partial<HangupInfo> = {}): void {
     if (this.gone.has(id)) return;
     this.gone.add(id);
-    if (reported) setImmediate(() => this.onEnded({ channelId: id, cause, causeText: null }));
+    if (reported) setImmediate(() => this.onEnded({ channelId: id, cause, causeText: null, ...extra }));
   }
 
   private async verb(id: string, verb: Verb, detail: string): Promise<void> {

@@ -4,7 +4,7 @@
 // proof of the same paths is in test/e2e.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ARI_EVENTS, AriTelephony, endedCall, liveCallsOf, requestedCause, startedCall, type AriOptions } from '../../ivr/ari.js';
+import { ARI_EVENTS, AriTelephony, cancelCrossedAnswer, CROSSING_WINDOW_MS, endedCall, liveCallsOf, requestedCause, startedCall, type AriOptions } from '../../ivr/ari.js';
 import {
   parseAsteriskInfo,
   parseChannel,
@@ -14,6 +14,7 @@ import {
   parseStasisEnd,
   parseStasisStart,
   type AriChannel,
+  type AriHangupRequest,
 } from '../../ivr/ari-payloads.js';
 import { TelephonyError, type HangupInfo, type IncomingCall } from '../../ivr/telephony.js';
 import { FakeAsterisk } from '../support/fake-ari.js';
@@ -127,6 +128,19 @@ describe('ARI to Telephony mapping', () => {
     expect(requestedCause({ cause: 17, channel: { id: 'c1' } })).toBe(17);
     expect(requestedCause({ cause: 32, soft: true, channel: { id: 'c1' } })).toBeNull();
     expect(requestedCause({ soft: false, channel: { id: 'c1' } })).toBeNull();
+  });
+
+  it.each([
+    { request: { cause: 127 }, msSinceUp: 0, crossed: true },
+    { request: { cause: 127 }, msSinceUp: CROSSING_WINDOW_MS, crossed: true },
+    { request: { cause: 127 }, msSinceUp: CROSSING_WINDOW_MS + 1, crossed: false }, // a session refresh failing later on
+    { request: { cause: 127, soft: true }, msSinceUp: 0, crossed: false }, // our own hang-up
+    { request: {}, msSinceUp: 0, crossed: false }, // a BYE after the 200 OK
+    { request: { cause: 16 }, msSinceUp: 0, crossed: false },
+    { request: { cause: 18 }, msSinceUp: 0, crossed: false },
+  ])('a hang-up request $request $msSinceUp ms after the Up: CANCEL crossed the answer = $crossed', ({ request, msSinceUp, crossed }) => {
+    const event = { type: 'ChannelHangupRequest', channel: { id: 'c1' }, ...request } as unknown as AriHangupRequest;
+    expect(cancelCrossedAnswer(event, msSinceUp)).toBe(crossed);
   });
 
   it('ends a call with the cause recorded, a normal clearing without one, and no text for a cause we do not name', () => {
@@ -478,32 +492,52 @@ describe('AriTelephony over a fake ari-client', () => {
     });
   });
 
-  describe('an answer crossed by the caller hanging up', () => {
+  describe("an answer crossed by the caller's CANCEL", () => {
     // Over a real Asterisk the HTTP reply and the websocket events travel apart: with events
-    // lagging, the reply comes first, as it did in the call storm that found this.
-    it('is no answer when the hang-up request comes before the Up, even though the request succeeded', async () => {
+    // lagging, the reply comes first. Asterisk 22.10's order in the crossing: Up, hang-up
+    // request (cause 127), StasisEnd, and a successful reply.
+    it('is no answer when its hang-up request is seen by the time of the reply', async () => {
+      const { asterisk, telephony, seen } = await connect();
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      asterisk.cancelCrossesAnswer('c1');
+      await expect(telephony.answer('c1')).rejects.toMatchObject({ message: "ARI answer: the caller's CANCEL crossed the answer", operation: 'answer', channelGone: true });
+      expect(await endOf(seen, 'c1')).toEqual({ channelId: 'c1', cause: 127, causeText: 'Interworking, unspecified', answerCrossed: true });
+      expect(seen.warnings).toContain("the caller's CANCEL crossed the answer: Asterisk reported the channel Up but sent no 200 OK; recorded as not answered");
+    });
+
+    it('when the reply comes first, the answer goes through and the call end says it was crossed', async () => {
       const { asterisk, telephony, seen } = await connect({ answerGraceMs: 5_000 });
       asterisk.newCall('c1', '0899123456', '0612345678');
       await waitFor('the call', () => seen.started.length === 1);
       asterisk.eventLagMs = 20;
       asterisk.cancelCrossesAnswer('c1');
+      await expect(telephony.answer('c1')).resolves.toBeUndefined();
+      expect(await endOf(seen, 'c1')).toMatchObject({ cause: 127, answerCrossed: true });
+      expect(telephony.heldState.channels).toBe(0);
+    });
+
+    it('is no answer when the hang-up request comes before the Up, even though the request succeeded', async () => {
+      const { asterisk, telephony, seen } = await connect({ answerGraceMs: 5_000 });
+      asterisk.newCall('c1', '0899123456', '0612345678');
+      await waitFor('the call', () => seen.started.length === 1);
+      asterisk.eventLagMs = 20;
+      asterisk.cancelCrossesAnswer('c1', { hangupFirst: true });
       await expect(telephony.answer('c1')).rejects.toMatchObject({
         message: 'ARI answer: the caller hung up before the answer took effect',
         operation: 'answer',
         channelGone: true,
       });
       // The Up that followed is not reported as a (late) answer either.
-      expect((await endOf(seen, 'c1')).cause).toBe(16);
+      expect(await endOf(seen, 'c1')).toEqual({ channelId: 'c1', cause: 127, causeText: 'Interworking, unspecified' });
       expect(seen.answered).toEqual([]);
-      expect(telephony.heldState.channels).toBe(0);
     });
 
-    it('with events at once the hang-up request is seen before the reply: the same decision', async () => {
+    it('a BYE right after the answer is an answered call ending', async () => {
       const { asterisk, telephony, seen } = await connect();
       asterisk.newCall('c1', '0899123456', '0612345678');
-      asterisk.cancelCrossesAnswer('c1');
-      await expect(telephony.answer('c1')).rejects.toMatchObject({ channelGone: true });
-      expect(seen.answered).toEqual([]);
+      await telephony.answer('c1');
+      asterisk.callerHangsUp('c1');
+      expect(await endOf(seen, 'c1')).toEqual({ channelId: 'c1', cause: 16, causeText: 'Normal Clearing' });
     });
 
     it('a reply waits for the Up report that comes after it', async () => {
@@ -515,10 +549,6 @@ describe('AriTelephony over a fake ari-client', () => {
       await expect(telephony.answer('c1')).resolves.toBeUndefined();
       expect(Date.now() - started).toBeGreaterThanOrEqual(25);
       expect(seen.answered).toEqual(['c1']);
-      // A hang-up after the Up is an answered call ending, with its own cause.
-      asterisk.eventLagMs = 0;
-      asterisk.callerHangsUp('c1');
-      expect((await endOf(seen, 'c1')).cause).toBe(16);
     });
 
     it('a reply with no Up report within the grace is trusted: a caller Asterisk answered is billed', async () => {
