@@ -209,8 +209,8 @@ export class AriTelephony implements Telephony {
       const call = this.active.get(channel.id);
       if (!call || channel.state !== 'Up' || call.up) return;
       if (call.endedBeforeUp) {
-        // chan_pjsip carries out an answer on a session the CANCEL already ended ("Session
-        // already DISCONNECTED"): the channel goes Up, but no 200 OK is sent. Nobody is billed.
+        // The CANCEL ended the SIP session before chan_pjsip set the channel Up: its answer
+        // then finds the session DISCONNECTED and sends no 200 OK. Nobody is billed.
         this.log.info({ channelId: channel.id }, 'channel reported Up after its hang-up request: nobody was answered');
         return;
       }
@@ -379,11 +379,11 @@ export class AriTelephony implements Telephony {
   /**
    * Resolves once the caller is answered. Asterisk's word for it is the channel's Up report on
    * the websocket, which comes in the channel's own order of events:
-   * - the request's reply alone is not enough: a caller's CANCEL crossing the answer leaves
-   *   the reply a success, the channel Up, and no 200 OK sent (seen on Asterisk 22 under load:
-   *   chan_pjsip "Session already DISCONNECTED [reason=487]"). The hang-up request is then
-   *   reported before the Up, while the HTTP reply may overtake both; so after the reply we wait
-   *   for the report, and a hang-up first means nobody was answered (channelGone);
+   * - the request's reply alone is not enough: when the caller's CANCEL crosses the answer,
+   *   Asterisk reports the channel Up and replies success, but sends no 200 OK (seen on
+   *   Asterisk 22 under load; see cancelCrossedAnswer). So after the reply we wait for the Up
+   *   report: a hang-up request before it, or the crossing seen by then, means nobody was
+   *   answered (channelGone); a crossing seen later is carried by the call's end (answerCrossed);
    * - a reply with no report within answerGraceMs (the websocket lost its events) is trusted:
    *   a caller Asterisk answered is billed, so is followed as answered;
    * - a failed request (deadline, connection) is still an answer when the Up report comes
