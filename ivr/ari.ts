@@ -1,5 +1,6 @@
-// Telephony over Asterisk ARI with ari-client 2.2.0, kept thin: it turns ARI events into
-// callStarted/callEnded and exposes the handful of channel operations the call flow uses.
+// Telephony over Asterisk ARI, kept thin: it turns ARI events into callStarted/callEnded and
+// exposes the handful of channel operations the call flow uses. ivr/ari-transport.ts opens the
+// connection: ari-client 2.2.0 for the websocket, Node's HTTP for the requests.
 //
 // What ari-client does not do and this module adds:
 // - reconnect forever: ari-client gives up after ~10 tries (WebSocketMaxRetries); we start
@@ -27,7 +28,6 @@
 // ARI to the Telephony contract (causes, live channels, incoming calls) is plain functions at
 // the end of this file; test/unit/ari.test.ts drives the class over an in-memory ari-client.
 import { randomUUID } from 'node:crypto';
-import ari from 'ari-client';
 import type { Logger } from 'pino';
 import type { Language, Media } from '../domain/index.js';
 import {
@@ -43,74 +43,10 @@ import {
   type AriHangupRequest,
   type AriStasisStart,
 } from './ari-payloads.js';
+import { ARI_EVENTS, connectAri, type AriClient, type AriConnect, type AriEventName } from './ari-transport.js';
+export { ARI_EVENTS } from './ari-transport.js';
+export type { AriClient, AriConnect, AriEventName, AriWebSocket } from './ari-transport.js';
 import { TelephonyError, type HangupInfo, type HangupReason, type IncomingCall, type PlayResult, type Telephony, type TelephonyEvents } from './telephony.js';
-
-// @types/ari-client predates these calls; ari-client itself builds them from Asterisk's API.
-declare module 'ari-client' {
-  interface Channels {
-    progress(params: { channelId: string }): Promise<void>;
-  }
-  // ari-client's Client is a Node EventEmitter (util.inherits in lib/client.js); the typings
-  // leave that out.
-  interface Client {
-    removeAllListeners(): this;
-    eventNames(): (string | symbol)[];
-    listenerCount(event: string | symbol): number;
-  }
-}
-
-/** ari-client's websocket (a `ws` WebSocket), as the heartbeat uses it. */
-export interface AriWebSocket {
-  readonly readyState: number;
-  ping(): void;
-  terminate(): void;
-}
-
-/**
- * The Asterisk events the adapter listens to; their payloads are parsed in ivr/ari-payloads.ts.
- * The application's event filter lets only these through: Asterisk otherwise also sends each
- * call PlaybackStarted per play and ChannelVarset per variable set at hang-up (13 events for a
- * call with two plays on Asterisk 22, 6 with the filter), each serialised by Asterisk and
- * parsed, and turned into resource objects by ari-client.
- */
-export const ARI_EVENTS = ['StasisStart', 'StasisEnd', 'ChannelHangupRequest', 'ChannelStateChange', 'PlaybackFinished', 'ChannelDtmfReceived'] as const;
-export type AriEventName = (typeof ARI_EVENTS)[number];
-
-/**
- * The part of ari-client's Client the adapter uses (an ari-client Client is one), so that tests
- * can hand it an in-memory double (test/support/fake-ari.ts). Event payloads and answers are
- * `unknown` on purpose: nothing from Asterisk is read before it is parsed.
- */
-export interface AriClient {
-  on(event: AriEventName, listener: (event: unknown) => void): void;
-  on(event: 'WebSocketConnected' | 'WebSocketMaxRetries' | 'pong', listener: () => void): void;
-  /** ari-client passes the socket's error, or nothing when the socket just closed. */
-  on(event: 'WebSocketReconnecting', listener: (err: Error | undefined) => void): void;
-  start(app: string): Promise<void>;
-  stop(): void;
-  removeAllListeners(): unknown;
-  eventNames(): (string | symbol)[];
-  listenerCount(event: string | symbol): number;
-  channels: {
-    progress(params: { channelId: string }): Promise<unknown>;
-    answer(params: { channelId: string }): Promise<unknown>;
-    play(params: { channelId: string; playbackId: string; media: Media; lang: Language }): Promise<unknown>;
-    hangup(params: { channelId: string; reason: HangupReason }): Promise<unknown>;
-    list(): Promise<unknown>;
-  };
-  playbacks: { stop(params: { playbackId: string }): Promise<unknown> };
-  applications: { filter(params: { applicationName: string; filter: { allowed: { type: string }[] } }): Promise<unknown> };
-  asterisk: { getInfo(): Promise<unknown> };
-  /**
-   * ari-client 2.2's private websocket (`self._ws` in lib/client.js, absent from its typings),
-   * unset before start(). Only the heartbeat reads it: ari-client's own ping() neither says
-   * whether the socket is open nor can drop a dead one. The one use of ari-client internals.
-   */
-  readonly _ws?: AriWebSocket;
-}
-
-/** Opens an ARI client (loads Asterisk's API description); ari-client's `connect` by default. */
-export type AriConnect = (url: string, username: string, password: string) => Promise<AriClient>;
 
 export interface AriOptions {
   url: string;
@@ -153,7 +89,7 @@ export class AriTelephony implements Telephony {
   constructor(
     private readonly opts: AriOptions,
     private readonly log: Logger,
-    private readonly connect: AriConnect = ari.connect,
+    private readonly connect: AriConnect = connectAri,
   ) {}
 
   /** Connects and keeps connected until stop(). Resolves after the first successful start. */
