@@ -74,12 +74,24 @@ export type AriConnect = (url: string, username: string, password: string) => Pr
 /** Longest answer body read (a channel list of a busy node is a few hundred KiB). */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
+/**
+ * How long a kept-alive connection may sit idle before we close it. Asterisk closes an idle
+ * HTTP session after its http.conf `session_keep_alive` (15 s by default) and says nothing of
+ * it in its answers (no Keep-Alive header for Node to follow): a request written just as
+ * Asterisk closes the socket would fail with a reset. Closing first, well before, avoids that
+ * race; a new connection costs a fraction of a millisecond on a LAN.
+ */
+export const IDLE_SOCKET_MS = 10_000;
+
 export class AriRest {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly agent: http.Agent;
   private readonly base: URL;
   private readonly authorization: string;
 
-  constructor(url: string, username: string, password: string) {
+  constructor(url: string, username: string, password: string, opts: { idleSocketMs?: number } = {}) {
+    // The agent's timeout closes idle (free) sockets only; a request under way keeps its socket
+    // and has the adapter's own deadline (ivr/ari.ts).
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: opts.idleSocketMs ?? IDLE_SOCKET_MS });
     this.base = new URL(url);
     this.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
   }

@@ -42,6 +42,8 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"system":{"entity_id":"02:42"}}');
     } else if (req.url?.includes('/play/')) {
       res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"p1","state":"queued"}');
+    } else if (req.url?.startsWith('/ari/channels/slow')) {
+      setTimeout(() => res.writeHead(204).end(), 300);
     } else if (req.url?.startsWith('/ari/channels/broken')) {
       res.writeHead(500).end();
     } else {
@@ -91,6 +93,24 @@ describe('ARI REST requests', () => {
     seen.length = 0;
     for (let i = 0; i < 5; i++) await rest.channels.progress({ channelId: `c${i}` });
     expect(new Set(seen.map((s) => s.socket)).size).toBe(1);
+  });
+
+  it('closes an idle connection itself, before Asterisk would, and opens a new one for the next request', async () => {
+    const quick = new AriRest(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'sanscode', 's3cret', { idleSocketMs: 100 });
+    seen.length = 0;
+    await quick.channels.progress({ channelId: 'c1' });
+    const [first] = seen;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await quick.channels.progress({ channelId: 'c2' });
+    expect(seen).toHaveLength(2);
+    expect(seen[1]!.socket).not.toBe(first!.socket);
+    quick.close();
+  });
+
+  it('keeps a slow answer\'s connection past the idle time: only idle sockets are closed', async () => {
+    const quick = new AriRest(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'sanscode', 's3cret', { idleSocketMs: 100 });
+    await expect(quick.channels.answer({ channelId: 'slow' })).resolves.toBeUndefined();
+    quick.close();
   });
 
   it('rejects with Asterisk\'s own message, as ari-client does, so a gone channel reads as gone', async () => {
