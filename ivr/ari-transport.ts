@@ -76,10 +76,10 @@ const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /**
  * How long a kept-alive connection may sit idle before we close it. Asterisk closes an idle
- * HTTP session after its http.conf `session_keep_alive` (15 s by default) and says nothing of
- * it in its answers (no Keep-Alive header for Node to follow): a request written just as
- * Asterisk closes the socket would fail with a reset. Closing first, well before, avoids that
- * race; a new connection costs a fraction of a millisecond on a LAN.
+ * HTTP session after its http.conf `session_keep_alive` (15000 ms in Asterisk 22's sample) and
+ * says nothing of it in its answers (no Keep-Alive header for Node to follow): a request
+ * written just as Asterisk closes the socket would fail with a reset. Closing first, well
+ * before, avoids that race, at the price of one TCP handshake after 10 s without a request.
  */
 export const IDLE_SOCKET_MS = 10_000;
 
