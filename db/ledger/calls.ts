@@ -16,6 +16,7 @@ import {
 } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { accessCodes, calls, merchants, numberLendings, numberSettings, offerNumbers, offers, purchases, type CallRow } from '../schema.js';
+import { builtOnce } from './built-once.js';
 import { formulaForCall, issueCode } from './codes.js';
 import { finalSecondsCredit } from './seconds.js';
 import { purchaseIdentity } from './identity.js';
@@ -40,25 +41,17 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
     // anything): the two first reads go out together (postgres.js pipelines them on the
     // transaction's connection), and what the decision needs besides the locked purchase is
     // one read after the lock.
-    const [[seen], number] = await Promise.all([tx.select().from(calls).where(eq(calls.channelId, facts.channelId)), facts.dialed ? dialedNumber(tx, facts.dialed) : null]);
+    const [[seen], number] = await Promise.all([callOfChannel(tx, { channelId: facts.channelId }), facts.dialed ? dialedNumber(tx, facts.dialed) : null]);
     if (seen) return { admission: await resumeRecorded(tx, seen, opts.defaultLanguage), duplicate: true };
 
     const purchase = number && facts.dialed ? await purchaseForCall(tx, number.mode, facts.dialed, facts.caller) : null;
     const context: CallContext = { number, purchase: null };
     if (purchase) {
-      // A statement of its own, after the lock: it sees the calls of the transactions that held
-      // the lock before us (a subquery of the locking statement would read its older snapshot).
-      const [{ n, merchantNameSound, offerNameSound } = { n: 0, merchantNameSound: null, offerNameSound: null }] = await tx
-        .select({
-          n: sql<number>`(select count(*)::int from ${calls} where ${calls.purchaseId} = ${purchases.id} and ${calls.outcome} = 'in_progress' and ${calls.startedAt} > now() - make_interval(secs => ${opts.maxCallSeconds}))`,
-          // Whom the caller pays, told before the answer (issue 13): the same read as purchaseIdentity.
-          merchantNameSound: merchants.nameSound,
-          offerNameSound: offers.nameSound,
-        })
-        .from(purchases)
-        .leftJoin(merchants, eq(merchants.id, purchases.merchantId))
-        .leftJoin(offers, eq(offers.id, purchases.offerId))
-        .where(eq(purchases.id, purchase.id));
+      // After the lock, in a statement of its own (callsInProgressAndPayee says why).
+      const [{ n, merchantNameSound, offerNameSound } = { n: 0, merchantNameSound: null, offerNameSound: null }] = await callsInProgressAndPayee(tx, {
+        purchaseId: purchase.id,
+        maxCallSeconds: opts.maxCallSeconds,
+      });
       context.purchase = {
         id: purchase.id,
         status: effectiveStatus(purchase),
@@ -78,7 +71,7 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
     if (purchase?.status === 'pending' && purchase.lapsed && context.purchase?.callsInProgress === 0) {
       await endPurchase(tx, purchase.id, 'expired', purchase.callsCounted);
     }
-    await tx.insert(calls).values({
+    await insertCall(tx, {
       channelId: facts.channelId,
       asteriskId: facts.asteriskId,
       dialedNumber: facts.dialed,
@@ -92,9 +85,23 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
   });
 }
 
+// The decision's queries, built once (built-once.ts): the caller waits for the decision.
+
+const callOfChannel = builtOnce('call_of_channel', (tx, name) =>
+  tx
+    .select()
+    .from(calls)
+    .where(eq(calls.channelId, sql.placeholder('channelId')))
+    .prepare(name),
+);
+
 /** How a number is sold (a pool number belongs to one dynamic offer; see createOffer). */
 async function dialedNumber(tx: Tx, dialed: string): Promise<DialedNumber | null> {
-  const [row] = await tx
+  const [row] = await numberForSale(tx, { dialed });
+  return row ?? null;
+}
+const numberForSale = builtOnce('number_for_sale', (tx, name) =>
+  tx
     .select({
       mode: offers.mode,
       language: offers.language,
@@ -105,23 +112,18 @@ async function dialedNumber(tx: Tx, dialed: string): Promise<DialedNumber | null
     .from(offerNumbers)
     .innerJoin(offers, eq(offers.id, offerNumbers.offerId))
     .leftJoin(numberSettings, eq(numberSettings.number, offerNumbers.number))
-    .where(eq(offerNumbers.number, dialed))
+    .where(eq(offerNumbers.number, sql.placeholder('dialed')))
     .orderBy(desc(offers.mode)) // dynamic_number first, should both ever exist
-    .limit(1);
-  return row ?? null;
-}
+    .limit(1)
+    .prepare(name),
+);
 
 /** The purchase a call on this number is for, locked; null when there is none. */
 async function purchaseForCall(tx: Tx, mode: OfferMode, dialed: string, caller: string | null): Promise<PurchaseWithClock | null> {
   switch (mode) {
     case 'dynamic_number': {
       // Whoever calls, even withheld: the live lending of the number decides.
-      const [p] = await tx
-        .select(purchaseWithClock)
-        .from(purchases)
-        .innerJoin(numberLendings, eq(numberLendings.purchaseId, purchases.id))
-        .where(and(eq(numberLendings.number, dialed), sql`${numberLendings.releasedAt} is null`, sql`${numberLendings.lentAt} <= now()`, sql`${numberLendings.holdUntil} > now()`))
-        .for('update', { of: purchases });
+      const [p] = await purchaseOfLentNumber(tx, { dialed });
       return p ?? null;
     }
     case 'caller_id': {
@@ -130,23 +132,10 @@ async function purchaseForCall(tx: Tx, mode: OfferMode, dialed: string, caller: 
       // recent live one is paid (domain/identity.ts), and the caller hears whose it is. A row
       // that stops being live while we wait for its lock fails the re-check and the next one
       // is taken, so simultaneous calls each get the newest purchase still live.
-      const mine = and(eq(purchases.mode, 'caller_id'), eq(purchases.numberToCall, dialed), eq(purchases.callerNumber, caller));
-      const [live] = await tx
-        .select(purchaseWithClock)
-        .from(purchases)
-        .where(and(mine, eq(purchases.status, 'pending'), sql`${purchases.expiresAt} > now()`))
-        .orderBy(desc(purchases.createdAt), desc(purchases.id))
-        .limit(1)
-        .for('update');
+      const [live] = await livePurchaseOfCaller(tx, { dialed, caller });
       if (live) return live;
       // None live: the latest of any state explains the refusal (expired, completed...).
-      const [p] = await tx
-        .select(purchaseWithClock)
-        .from(purchases)
-        .where(mine)
-        .orderBy(desc(purchases.createdAt))
-        .limit(1)
-        .for('update');
+      const [p] = await latestPurchaseOfCaller(tx, { dialed, caller });
       return p ?? null;
     }
     case 'access_code':
@@ -154,6 +143,85 @@ async function purchaseForCall(tx: Tx, mode: OfferMode, dialed: string, caller: 
       return formulaForCall(tx, dialed, caller);
   }
 }
+
+const purchaseOfLentNumber = builtOnce('purchase_of_lent_number', (tx, name) =>
+  tx
+    .select(purchaseWithClock)
+    .from(purchases)
+    .innerJoin(numberLendings, eq(numberLendings.purchaseId, purchases.id))
+    .where(
+      and(
+        eq(numberLendings.number, sql.placeholder('dialed')),
+        sql`${numberLendings.releasedAt} is null`,
+        sql`${numberLendings.lentAt} <= now()`,
+        sql`${numberLendings.holdUntil} > now()`,
+      ),
+    )
+    .for('update', { of: purchases })
+    .prepare(name),
+);
+
+/** The caller's caller-ID purchases on the dialed number. */
+const ofCallerOnNumber = () =>
+  and(eq(purchases.mode, 'caller_id'), eq(purchases.numberToCall, sql.placeholder('dialed')), eq(purchases.callerNumber, sql.placeholder('caller')));
+
+const livePurchaseOfCaller = builtOnce('live_purchase_of_caller', (tx, name) =>
+  tx
+    .select(purchaseWithClock)
+    .from(purchases)
+    .where(and(ofCallerOnNumber(), eq(purchases.status, 'pending'), sql`${purchases.expiresAt} > now()`))
+    .orderBy(desc(purchases.createdAt), desc(purchases.id))
+    .limit(1)
+    .for('update')
+    .prepare(name),
+);
+
+const latestPurchaseOfCaller = builtOnce('latest_purchase_of_caller', (tx, name) =>
+  tx
+    .select(purchaseWithClock)
+    .from(purchases)
+    .where(ofCallerOnNumber())
+    .orderBy(desc(purchases.createdAt))
+    .limit(1)
+    .for('update')
+    .prepare(name),
+);
+
+/**
+ * The purchase's calls in progress and whom its caller pays. A statement of its own, after the
+ * lock: it sees the calls of the transactions that held the lock before us (a subquery of the
+ * locking statement would read its older snapshot).
+ */
+const callsInProgressAndPayee = builtOnce('calls_in_progress_and_payee', (tx, name) =>
+  tx
+    .select({
+      n: sql<number>`(select count(*)::int from ${calls} where ${calls.purchaseId} = ${purchases.id} and ${calls.outcome} = 'in_progress' and ${calls.startedAt} > now() - make_interval(secs => ${sql.placeholder('maxCallSeconds')}))`,
+      // Whom the caller pays, told before the answer (issue 13): the same read as purchaseIdentity.
+      merchantNameSound: merchants.nameSound,
+      offerNameSound: offers.nameSound,
+    })
+    .from(purchases)
+    .leftJoin(merchants, eq(merchants.id, purchases.merchantId))
+    .leftJoin(offers, eq(offers.id, purchases.offerId))
+    .where(eq(purchases.id, sql.placeholder('purchaseId')))
+    .prepare(name),
+);
+
+const insertCall = builtOnce('insert_call', (tx, name) =>
+  tx
+    .insert(calls)
+    .values({
+      channelId: sql.placeholder('channelId'),
+      asteriskId: sql.placeholder('asteriskId'),
+      dialedNumber: sql.placeholder('dialedNumber'),
+      dialedRaw: sql.placeholder('dialedRaw'),
+      callerNumber: sql.placeholder('callerNumber'),
+      callerRaw: sql.placeholder('callerRaw'),
+      outcome: sql.placeholder('outcome'),
+      purchaseId: sql.placeholder('purchaseId'),
+    })
+    .prepare(name),
+);
 
 /** What to do with a channel already recorded (seen again after a restart). */
 async function resumeRecorded(tx: Tx, call: CallRow, defaultLanguage: Language): Promise<CallPlan> {
@@ -174,14 +242,19 @@ async function resumeRecorded(tx: Tx, call: CallRow, defaultLanguage: Language):
  */
 export async function markAnswered(db: Database, channelId: string): Promise<void> {
   await db.transaction(async (tx) => {
-    const [call] = await tx
-      .update(calls)
-      .set({ answeredAt: sql`now()` })
-      .where(and(eq(calls.channelId, channelId), eq(calls.outcome, 'in_progress'), sql`${calls.answeredAt} is null`))
-      .returning({ id: calls.id, purchaseId: calls.purchaseId });
+    const [call] = await answerCall(tx, { channelId });
     if (call?.purchaseId) await recordEvent(tx, call.purchaseId, 'call_started', call.id);
   });
 }
+
+const answerCall = builtOnce('answer_call', (tx, name) =>
+  tx
+    .update(calls)
+    .set({ answeredAt: sql`now()` })
+    .where(and(eq(calls.channelId, sql.placeholder('channelId')), eq(calls.outcome, 'in_progress'), sql`${calls.answeredAt} is null`))
+    .returning({ id: calls.id, purchaseId: calls.purchaseId })
+    .prepare(name),
+);
 
 export type CountResult =
   | { counted: true; purchase: PurchaseView; completed: boolean; code?: string | undefined }
@@ -242,18 +315,12 @@ export async function endCall(
         }
       }
     }
-    const [ended] = await tx
-      .update(calls)
-      .set({
-        outcome,
-        endedAt: sql`now()`,
-        ...(takeBack ? { answeredAt: null } : {}),
-        answeredSeconds: takeBack ? null : sql`case when ${calls.answeredAt} is null then null else floor(extract(epoch from now() - ${calls.answeredAt}))::int end`,
-        hangupCause: hangup.cause ?? null,
-        hangupCauseText: hangup.causeText ?? null,
-      })
-      .where(eq(calls.id, call.id))
-      .returning();
+    const [ended] = await (takeBack ? closeCallTakingAnswerBack : closeCall)(tx, {
+      id: call.id,
+      outcome,
+      hangupCause: hangup.cause ?? null,
+      hangupCauseText: hangup.causeText ?? null,
+    });
     // An answered call that ends uncounted: the page stops showing "call in progress".
     if (call.answeredAt && call.purchaseId && (outcome === 'too_short' || outcome === 'lost' || takeBack)) {
       await recordEvent(tx, call.purchaseId, 'call_ended', call.id);
@@ -265,6 +332,39 @@ export async function endCall(
     return { call: ended ?? null, count, completed };
   });
 }
+
+// drizzle's set() is typed without placeholders: one inside sql`` is sent as given, which these
+// columns (text, integers, enums) take as they are.
+const closeCall = builtOnce('close_call', (tx, name) =>
+  tx
+    .update(calls)
+    .set({
+      outcome: sql`${sql.placeholder('outcome')}`,
+      endedAt: sql`now()`,
+      answeredSeconds: sql`case when ${calls.answeredAt} is null then null else floor(extract(epoch from now() - ${calls.answeredAt}))::int end`,
+      hangupCause: sql`${sql.placeholder('hangupCause')}`,
+      hangupCauseText: sql`${sql.placeholder('hangupCauseText')}`,
+    })
+    .where(eq(calls.id, sql.placeholder('id')))
+    .returning()
+    .prepare(name),
+);
+/** An answer taken back (takeBack in endCall) leaves neither an answer time nor answered seconds. */
+const closeCallTakingAnswerBack = builtOnce('close_call_taking_answer_back', (tx, name) =>
+  tx
+    .update(calls)
+    .set({
+      outcome: sql`${sql.placeholder('outcome')}`,
+      endedAt: sql`now()`,
+      answeredAt: null,
+      answeredSeconds: null,
+      hangupCause: sql`${sql.placeholder('hangupCause')}`,
+      hangupCauseText: sql`${sql.placeholder('hangupCauseText')}`,
+    })
+    .where(eq(calls.id, sql.placeholder('id')))
+    .returning()
+    .prepare(name),
+);
 
 /** Calls of one Asterisk node that are not closed yet: what an IVR resyncs after a restart. */
 export async function openCalls(db: Database, asteriskId: string | null): Promise<CallRow[]> {
@@ -280,12 +380,20 @@ export async function getCall(db: Database, channelId: string): Promise<CallRow 
 }
 
 async function lockCall(tx: Tx, channelId: string): Promise<CallRow | undefined> {
-  const [call] = await tx.select().from(calls).where(eq(calls.channelId, channelId)).for('update');
+  const [call] = await callOfChannelLocked(tx, { channelId });
   return call;
 }
+const callOfChannelLocked = builtOnce('call_of_channel_locked', (tx, name) =>
+  tx
+    .select()
+    .from(calls)
+    .where(eq(calls.channelId, sql.placeholder('channelId')))
+    .for('update')
+    .prepare(name),
+);
 
 async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
-  const [p] = await tx.select(purchaseWithClock).from(purchases).where(eq(purchases.id, call.purchaseId!)).for('update');
+  const [p] = await purchaseOfIdLocked(tx, { id: call.purchaseId });
   const purchase = p!;
   if (!call.answeredAt) return { counted: false, reason: 'not_answered', purchase: toPurchaseView(purchase) };
   const secondsLeft = call.answeredAt.getTime() / 1000 + purchase.minCallSeconds - purchase.dbNowSeconds;
@@ -299,6 +407,15 @@ async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
   return { counted: true, ...(await creditCall(tx, purchase, call.id)) };
 }
 
+const purchaseOfIdLocked = builtOnce('purchase_of_id_locked', (tx, name) =>
+  tx
+    .select(purchaseWithClock)
+    .from(purchases)
+    .where(eq(purchases.id, sql.placeholder('id')))
+    .for('update')
+    .prepare(name),
+);
+
 /**
  * Counts a call for its purchase, locked by the caller, who has checked that the purchase can
  * take it: one more call, completion (and release of a lent number) when it was the last one
@@ -308,11 +425,8 @@ async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
 export async function creditCall(tx: Tx, purchase: PurchaseWithClock, callId: string): Promise<{ completed: boolean; purchase: PurchaseView; code?: string | undefined }> {
   const callsCounted = purchase.callsCounted + 1;
   const completed = callsCounted === purchase.callsRequired;
-  await tx
-    .update(purchases)
-    .set(completed ? { callsCounted, status: 'completed', completedAt: sql`now()`, endedAt: sql`now()` } : { callsCounted })
-    .where(eq(purchases.id, purchase.id));
-  await tx.update(calls).set({ outcome: 'counted', countedAt: sql`now()` }).where(eq(calls.id, callId));
+  await (completed ? countLastCall : countCallOf)(tx, { id: purchase.id, callsCounted });
+  await markCounted(tx, { callId });
   if (completed) await releaseNumber(tx, purchase.id);
   await recordEvent(tx, purchase.id, 'call_counted', callId);
   if (completed) await recordEvent(tx, purchase.id, 'completed');
@@ -320,6 +434,28 @@ export async function creditCall(tx: Tx, purchase: PurchaseWithClock, callId: st
   const code = completed && purchase.mode === 'access_code' ? await issueCode(tx, purchase, callId) : undefined;
   return { completed, purchase: toPurchaseView(await purchaseById(tx, purchase.id)), code };
 }
+
+const countCallOf = builtOnce('count_call', (tx, name) =>
+  tx
+    .update(purchases)
+    .set({ callsCounted: sql`${sql.placeholder('callsCounted')}` })
+    .where(eq(purchases.id, sql.placeholder('id')))
+    .prepare(name),
+);
+const countLastCall = builtOnce('count_last_call', (tx, name) =>
+  tx
+    .update(purchases)
+    .set({ callsCounted: sql`${sql.placeholder('callsCounted')}`, status: 'completed', completedAt: sql`now()`, endedAt: sql`now()` })
+    .where(eq(purchases.id, sql.placeholder('id')))
+    .prepare(name),
+);
+const markCounted = builtOnce('mark_counted', (tx, name) =>
+  tx
+    .update(calls)
+    .set({ outcome: 'counted', countedAt: sql`now()` })
+    .where(eq(calls.id, sql.placeholder('callId')))
+    .prepare(name),
+);
 
 export interface CallQuery {
   outcome?: CallOutcome | undefined;

@@ -4,6 +4,7 @@ import { and, eq, getTableColumns, isNotNull, sql } from 'drizzle-orm';
 import { callsRemaining, effectiveStatus, secondsRemaining, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { calls, numberLendings, purchaseEvents, purchases, type PurchaseEventType, type PurchaseRow } from '../schema.js';
+import { builtOnce } from './built-once.js';
 import { queueWebhook } from './webhooks.js';
 
 export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
@@ -72,9 +73,17 @@ export function toPurchaseView(p: PurchaseWithClock): PurchaseView {
 }
 
 export async function purchaseById(tx: Tx, id: string): Promise<PurchaseWithClock> {
-  const [row] = await tx.select(purchaseWithClock).from(purchases).where(eq(purchases.id, id));
+  const [row] = await purchaseOfId(tx, { id });
   return row!;
 }
+// The call path's queries are built once (built-once.ts): each call runs them several times.
+const purchaseOfId = builtOnce('purchase_of_id', (tx, name) =>
+  tx
+    .select(purchaseWithClock)
+    .from(purchases)
+    .where(eq(purchases.id, sql.placeholder('id')))
+    .prepare(name),
+);
 
 /**
  * Ends a purchase otherwise than by completion, with its audit event. A lent number is
@@ -114,19 +123,35 @@ export const EVENTS_CHANNEL = 'sanscode_purchase_events';
  */
 export async function recordEvent(tx: Tx, purchaseId: string, type: PurchaseEventType, callId?: string): Promise<{ id: number; createdAt: Date }> {
   const p = await purchaseById(tx, purchaseId);
-  const [{ n } = { n: 0 }] = await tx
-    .select({ n: sql<number>`count(*)::int` })
-    .from(calls)
-    .where(and(eq(calls.purchaseId, purchaseId), eq(calls.outcome, 'in_progress'), isNotNull(calls.answeredAt)));
+  const [{ n } = { n: 0 }] = await answeredCallsInProgress(tx, { purchaseId });
   const data: PurchaseEventData = { purchase: toPurchaseView(p), callInProgress: n > 0 };
-  const [event] = await tx
-    .insert(purchaseEvents)
-    .values({ purchaseId, type, callsCounted: p.callsCounted, callId: callId ?? null, data })
-    .returning({ id: purchaseEvents.id, createdAt: purchaseEvents.createdAt });
+  const [event] = await insertEvent(tx, { purchaseId, type, callsCounted: p.callsCounted, callId: callId ?? null, data });
   await queueWebhook(tx, { id: event!.id, type, createdAt: event!.createdAt, merchantId: p.merchantId, purchase: data.purchase });
   await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${purchaseId})`);
   return event!;
 }
+
+const answeredCallsInProgress = builtOnce('answered_calls_in_progress', (tx, name) =>
+  tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(calls)
+    .where(and(eq(calls.purchaseId, sql.placeholder('purchaseId')), eq(calls.outcome, 'in_progress'), isNotNull(calls.answeredAt)))
+    .prepare(name),
+);
+
+const insertEvent = builtOnce('insert_event', (tx, name) =>
+  tx
+    .insert(purchaseEvents)
+    .values({
+      purchaseId: sql.placeholder('purchaseId'),
+      type: sql.placeholder('type'),
+      callsCounted: sql.placeholder('callsCounted'),
+      callId: sql.placeholder('callId'),
+      data: sql.placeholder('data'),
+    })
+    .returning({ id: purchaseEvents.id, createdAt: purchaseEvents.createdAt })
+    .prepare(name),
+);
 
 /** Ends a live lending now; the number rests for the quarantine before it can be lent again. */
 export async function releaseNumber(tx: Tx, purchaseId: string): Promise<void> {

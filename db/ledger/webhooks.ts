@@ -7,6 +7,7 @@ import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { PurchaseView } from '../../domain/index.js';
 import { eventIdOf, webhookEventBody, webhookTypeOf } from '../../domain/webhook-event.js';
 import type { Database } from '../client.js';
+import { builtOnce } from './built-once.js';
 import { merchants, webhookDeliveries, type PurchaseEventType } from '../schema.js';
 
 export interface WebhookSettings {
@@ -59,10 +60,19 @@ export async function queueWebhook(
 ): Promise<void> {
   const webhook = webhookOf(event);
   if (!webhook) return;
-  const [merchant] = await tx.select({ url: merchants.webhookUrl }).from(merchants).where(eq(merchants.id, event.merchantId));
+  const [merchant] = await webhookUrlOf(tx, { merchantId: event.merchantId });
   if (!merchant?.url) return;
   await tx.insert(webhookDeliveries).values({ merchantId: event.merchantId, purchaseId: event.purchase.id, eventId: event.id, ...webhook });
 }
+
+// Read for every purchase event, on the call path too: built once (built-once.ts).
+const webhookUrlOf = builtOnce('webhook_url_of', (tx, name) =>
+  tx
+    .select({ url: merchants.webhookUrl })
+    .from(merchants)
+    .where(eq(merchants.id, sql.placeholder('merchantId')))
+    .prepare(name),
+);
 
 /**
  * The webhook a purchase event bears (its type and exact body), or null when merchants do not
