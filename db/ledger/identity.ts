@@ -44,14 +44,23 @@ export interface CreationIdentity {
  * order). The limits are then read by creationAges in a LATER statement: under READ COMMITTED
  * each statement takes its snapshot when it starts, so only a statement after the lock sees
  * every creation committed by the lock's previous holder.
+ *
+ * The keys are placeholders (the statement is built once, built-once.ts): creationLimitLockKeys
+ * gives their values.
  */
-export function creationLimitLocks(who: CreationIdentity, offerMode: SQL | AnyColumn): SQL {
-  const number = who.callerNumber ? `sanscode:purchases:caller:${who.callerNumber}` : null;
-  const address = who.clientIpHash ? `sanscode:purchases:ip:${who.clientIpHash}` : null;
+export function creationLimitLocks(offerMode: SQL | AnyColumn): SQL {
   return sql`(select count(pg_advisory_xact_lock(hashtextextended(k, 0)))
-      from unnest(array[case when ${offerMode} = 'caller_id' then ${number}::text end,
-                        case when ${offerMode} <> 'access_code' then ${address}::text end]) as t(k)
+      from unnest(array[case when ${offerMode} = 'caller_id' then ${sql.placeholder('numberLockKey')}::text end,
+                        case when ${offerMode} <> 'access_code' then ${sql.placeholder('addressLockKey')}::text end]) as t(k)
      where k is not null)`;
+}
+
+/** The values of creationLimitLocks' placeholders for `who` (null: no lock on that). */
+export function creationLimitLockKeys(who: CreationIdentity): { numberLockKey: string | null; addressLockKey: string | null } {
+  return {
+    numberLockKey: who.callerNumber ? `sanscode:purchases:caller:${who.callerNumber}` : null,
+    addressLockKey: who.clientIpHash ? `sanscode:purchases:ip:${who.clientIpHash}` : null,
+  };
 }
 
 /**

@@ -4,7 +4,8 @@ import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import { effectiveStatus, purchaseLifetimeSeconds, type PurchaseLimits, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
 import { offerNumbers, offers, purchaseEvents, purchases, type Offer } from '../schema.js';
-import { clientIpHash, creationAges, creationLimitLocks, refuseBeyondLimits, type CreationAges, type CreationIdentity } from './identity.js';
+import { builtOnce } from './built-once.js';
+import { clientIpHash, creationAges, creationLimitLockKeys, creationLimitLocks, refuseBeyondLimits, type CreationAges, type CreationIdentity } from './identity.js';
 import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
 import {
   endPurchase,
@@ -93,17 +94,11 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
  * A dynamic number's lending keeps its own statements (lending.ts).
  */
 async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, ipHash: string | null, limits: PurchaseLimits | undefined): Promise<PurchaseView> {
-  const [found] = await tx
-    .select({
-      ...getTableColumns(offers),
-      numbers: sql<string[]>`(select coalesce(json_agg(n.number order by n.number), '[]'::json) from ${offerNumbers} n where n.offer_id = ${offers.id})`,
-      now: sql<Date>`now()`.mapWith(purchases.createdAt),
-      eventId: sql<number>`nextval(pg_get_serial_sequence('purchase_events', 'id'))`.mapWith(Number),
-      // Before anything else is read: the limits' locks also order this caller's creations.
-      locks: limits ? creationLimitLocks({ callerNumber: input.callerNumber ?? null, clientIpHash: ipHash }, offers.mode) : sql<number>`0`,
-    })
-    .from(offers)
-    .where(and(eq(offers.id, input.offerId), eq(offers.merchantId, merchantId)));
+  const [found] = await (limits ? offerWithLimitLocks : offerAlone)(tx, {
+    offerId: input.offerId,
+    merchantId,
+    ...creationLimitLockKeys({ callerNumber: input.callerNumber ?? null, clientIpHash: ipHash }),
+  });
   // Another merchant's offer is reported exactly like a missing one.
   if (!found) throw new LedgerError('offer_not_found', `No offer with id ${input.offerId}.`);
   const { numbers, now, eventId, locks: _locks, ...offer } = found;
@@ -174,6 +169,29 @@ async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, 
   if (offer.mode === 'dynamic_number') await lendNumber(tx, offer, numberToCall, created.id);
   return view;
 }
+
+/**
+ * Step 1 of a creation, built once per process (built-once.ts; drizzle building it was a tenth
+ * of the API's CPU per creation): the offer, its numbers, the clock, the `created` event's id
+ * and, with limits, the limits' locks.
+ */
+const offerForCreation = (withLimitLocks: boolean) =>
+  builtOnce(withLimitLocks ? 'offer_for_creation_with_limit_locks' : 'offer_for_creation', (tx, name) =>
+    tx
+      .select({
+        ...getTableColumns(offers),
+        numbers: sql<string[]>`(select coalesce(json_agg(n.number order by n.number), '[]'::json) from ${offerNumbers} n where n.offer_id = ${offers.id})`,
+        now: sql<Date>`now()`.mapWith(purchases.createdAt),
+        eventId: sql<number>`nextval(pg_get_serial_sequence('purchase_events', 'id'))`.mapWith(Number),
+        // Before anything else is read: the limits' locks also order this caller's creations.
+        locks: withLimitLocks ? creationLimitLocks(offers.mode) : sql<number>`0`,
+      })
+      .from(offers)
+      .where(and(eq(offers.id, sql.placeholder('offerId')), eq(offers.merchantId, sql.placeholder('merchantId'))))
+      .prepare(name),
+  );
+const offerWithLimitLocks = offerForCreation(true);
+const offerAlone = offerForCreation(false);
 
 /** This caller's pending caller-ID purchases at this merchant on the offer's numbers. */
 interface PendingOfCaller {
