@@ -9,7 +9,8 @@
 // drizzle's own .prepare() does this for a query on the pool, not for one inside a transaction:
 // a prepared query keeps the connection it was made on. Ours runs on the connection of the
 // transaction given, so it takes that transaction's locks and sees its writes like any query
-// made on `tx` (test/integration/built-once.test.ts checks both, on PostgreSQL and PGlite).
+// made on `tx` (test/integration/built-once.test.ts: its writes and rollbacks on PostgreSQL
+// and PGlite, its locks and two transactions at once on PostgreSQL).
 import type { PgPreparedQuery, PreparedQueryConfig } from 'drizzle-orm/pg-core';
 import type { Database } from '../client.js';
 
