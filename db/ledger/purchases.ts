@@ -171,9 +171,9 @@ async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, 
 }
 
 /**
- * Step 1 of a creation, built once per process (built-once.ts; drizzle building it was a tenth
- * of the API's CPU per creation): the offer, its numbers, the clock, the `created` event's id
- * and, with limits, the limits' locks.
+ * Step 1 of a creation, built once per process (built-once.ts; drizzle building the
+ * creation's two reads was 12% of the API's CPU per creation, README): the offer, its numbers,
+ * the clock, the `created` event's id and, with limits, the limits' locks.
  */
 const offerForCreation = (withLimitLocks: boolean) =>
   builtOnce(withLimitLocks ? 'offer_for_creation_with_limit_locks' : 'offer_for_creation', (tx, name) =>
