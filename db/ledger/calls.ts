@@ -87,13 +87,14 @@ export async function admitCall(db: Database, facts: CallFacts, opts: AdmitOptio
 
 // The decision's queries, built once (built-once.ts): the caller waits for the decision.
 
-const callOfChannel = builtOnce('call_of_channel', (tx, name) =>
-  tx
-    .select()
-    .from(calls)
-    .where(eq(calls.channelId, sql.placeholder('channelId')))
-    .prepare(name),
-);
+/** A channel's call record, as it stands or locked until the transaction ends. */
+const callOfChannelQuery = (locked: boolean) =>
+  builtOnce(locked ? 'call_of_channel_locked' : 'call_of_channel', (tx, name) => {
+    const query = tx.select().from(calls).where(eq(calls.channelId, sql.placeholder('channelId')));
+    return (locked ? query.for('update') : query).prepare(name);
+  });
+const callOfChannel = callOfChannelQuery(false);
+const callOfChannelLocked = callOfChannelQuery(true);
 
 /** How a number is sold (a pool number belongs to one dynamic offer; see createOffer). */
 async function dialedNumber(tx: Tx, dialed: string): Promise<DialedNumber | null> {
@@ -333,38 +334,29 @@ export async function endCall(
   });
 }
 
-// drizzle's set() is typed without placeholders: one inside sql`` is sent as given, which these
-// columns (text, integers, enums) take as they are.
-const closeCall = builtOnce('close_call', (tx, name) =>
-  tx
-    .update(calls)
-    .set({
-      outcome: sql`${sql.placeholder('outcome')}`,
-      endedAt: sql`now()`,
-      answeredSeconds: sql`case when ${calls.answeredAt} is null then null else floor(extract(epoch from now() - ${calls.answeredAt}))::int end`,
-      hangupCause: sql`${sql.placeholder('hangupCause')}`,
-      hangupCauseText: sql`${sql.placeholder('hangupCauseText')}`,
-    })
-    .where(eq(calls.id, sql.placeholder('id')))
-    .returning()
-    .prepare(name),
-);
-/** An answer taken back (takeBack in endCall) leaves neither an answer time nor answered seconds. */
-const closeCallTakingAnswerBack = builtOnce('close_call_taking_answer_back', (tx, name) =>
-  tx
-    .update(calls)
-    .set({
-      outcome: sql`${sql.placeholder('outcome')}`,
-      endedAt: sql`now()`,
-      answeredAt: null,
-      answeredSeconds: null,
-      hangupCause: sql`${sql.placeholder('hangupCause')}`,
-      hangupCauseText: sql`${sql.placeholder('hangupCauseText')}`,
-    })
-    .where(eq(calls.id, sql.placeholder('id')))
-    .returning()
-    .prepare(name),
-);
+/**
+ * Closes a call record. An answer taken back (takeBack in endCall) leaves neither an answer time
+ * nor answered seconds. drizzle's set() is typed without placeholders: one inside sql`` is sent
+ * as given, which these columns (text, integers, enums) take as they are.
+ */
+const closeCallQuery = (takeBack: boolean) =>
+  builtOnce(takeBack ? 'close_call_taking_answer_back' : 'close_call', (tx, name) =>
+    tx
+      .update(calls)
+      .set({
+        outcome: sql`${sql.placeholder('outcome')}`,
+        endedAt: sql`now()`,
+        ...(takeBack ? { answeredAt: null } : {}),
+        answeredSeconds: takeBack ? null : sql`case when ${calls.answeredAt} is null then null else floor(extract(epoch from now() - ${calls.answeredAt}))::int end`,
+        hangupCause: sql`${sql.placeholder('hangupCause')}`,
+        hangupCauseText: sql`${sql.placeholder('hangupCauseText')}`,
+      })
+      .where(eq(calls.id, sql.placeholder('id')))
+      .returning()
+      .prepare(name),
+  );
+const closeCall = closeCallQuery(false);
+const closeCallTakingAnswerBack = closeCallQuery(true);
 
 /** Calls of one Asterisk node that are not closed yet: what an IVR resyncs after a restart. */
 export async function openCalls(db: Database, asteriskId: string | null): Promise<CallRow[]> {
@@ -383,18 +375,9 @@ async function lockCall(tx: Tx, channelId: string): Promise<CallRow | undefined>
   const [call] = await callOfChannelLocked(tx, { channelId });
   return call;
 }
-const callOfChannelLocked = builtOnce('call_of_channel_locked', (tx, name) =>
-  tx
-    .select()
-    .from(calls)
-    .where(eq(calls.channelId, sql.placeholder('channelId')))
-    .for('update')
-    .prepare(name),
-);
 
 async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
-  const [p] = await purchaseOfIdLocked(tx, { id: call.purchaseId });
-  const purchase = p!;
+  const purchase = await purchaseById(tx, call.purchaseId!, { lock: true });
   if (!call.answeredAt) return { counted: false, reason: 'not_answered', purchase: toPurchaseView(purchase) };
   const secondsLeft = call.answeredAt.getTime() / 1000 + purchase.minCallSeconds - purchase.dbNowSeconds;
   if (secondsLeft > 0) return { counted: false, reason: 'too_early', secondsLeft, purchase: toPurchaseView(purchase) };
@@ -406,15 +389,6 @@ async function creditIfLongEnough(tx: Tx, call: CallRow): Promise<CountResult> {
   }
   return { counted: true, ...(await creditCall(tx, purchase, call.id)) };
 }
-
-const purchaseOfIdLocked = builtOnce('purchase_of_id_locked', (tx, name) =>
-  tx
-    .select(purchaseWithClock)
-    .from(purchases)
-    .where(eq(purchases.id, sql.placeholder('id')))
-    .for('update')
-    .prepare(name),
-);
 
 /**
  * Counts a call for its purchase, locked by the caller, who has checked that the purchase can

@@ -72,18 +72,19 @@ export function toPurchaseView(p: PurchaseWithClock): PurchaseView {
   return { ...view, unit: 'second', ...tally, secondsRemaining: secondsRemaining(tally) };
 }
 
-export async function purchaseById(tx: Tx, id: string): Promise<PurchaseWithClock> {
-  const [row] = await purchaseOfId(tx, { id });
+/** A purchase that exists, with its clock; `lock` keeps it locked until the transaction ends. */
+export async function purchaseById(tx: Tx, id: string, opts: { lock?: boolean } = {}): Promise<PurchaseWithClock> {
+  const [row] = await (opts.lock ? purchaseOfIdLocked : purchaseOfId)(tx, { id });
   return row!;
 }
 // The call path's queries are built once (built-once.ts): each call runs them several times.
-const purchaseOfId = builtOnce('purchase_of_id', (tx, name) =>
-  tx
-    .select(purchaseWithClock)
-    .from(purchases)
-    .where(eq(purchases.id, sql.placeholder('id')))
-    .prepare(name),
-);
+const purchaseOfIdQuery = (locked: boolean) =>
+  builtOnce(locked ? 'purchase_of_id_locked' : 'purchase_of_id', (tx, name) => {
+    const query = tx.select(purchaseWithClock).from(purchases).where(eq(purchases.id, sql.placeholder('id')));
+    return (locked ? query.for('update') : query).prepare(name);
+  });
+const purchaseOfId = purchaseOfIdQuery(false);
+const purchaseOfIdLocked = purchaseOfIdQuery(true);
 
 /**
  * Ends a purchase otherwise than by completion, with its audit event. A lent number is
