@@ -78,6 +78,14 @@ export const purchasesCreated = new Counter({
   registers: [registry],
 });
 
+export const purchaseCreationBatchSize = new Histogram({
+  name: 'sanscode_purchase_creation_batch_size',
+  help: 'Purchase creations taken together by this API process: written alone (way=alone, size 1), in one transaction (together), or together first, then each alone after that transaction failed on a race or deadlock (fell_back).',
+  labelNames: ['way'] as const,
+  buckets: [1, 2, 4, 8, 16, 32],
+  registers: [registry],
+});
+
 export const purchasesCompleted = new Counter({
   name: 'sanscode_purchases_completed_total',
   help: 'Purchases completed, by mode: by a call this IVR process counted (calls or seconds), or by a lost-call credit through this API process.',

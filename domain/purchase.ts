@@ -80,3 +80,26 @@ export function purchaseLifetimeSeconds(offer: OfferLifetimes): number {
   if (seconds === null) throw new Error(`A ${offer.mode} offer without its lifetime.`);
   return seconds;
 }
+
+/** A pending caller_id purchase of one caller at one merchant: the number it holds. */
+export interface HeldNumber {
+  purchaseId: string;
+  offerId: string;
+  number: string;
+}
+
+/**
+ * The number a new caller_id purchase gives its buyer: the offer's first number on which this
+ * caller holds no pending purchase at this merchant (`held`: their live ones, lapsed ones
+ * left out). None free: the caller must end one first, and when one of them is for this very
+ * offer (`ownPending`), the merchant can resume it instead of creating another.
+ */
+export function numberForCaller(
+  offerId: string,
+  offerNumbers: readonly string[],
+  held: readonly HeldNumber[],
+): { number: string } | { number: null; ownPending: string | null } {
+  const free = offerNumbers.find((n) => !held.some((h) => h.number === n));
+  if (free) return { number: free };
+  return { number: null, ownPending: held.find((h) => h.offerId === offerId)?.purchaseId ?? null };
+}

@@ -1,10 +1,12 @@
 // Purchases as merchants see them: create (caller ID or lent number), read, cancel, extend.
-import { randomUUID } from 'node:crypto';
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import { effectiveStatus, purchaseLifetimeSeconds, type PurchaseLimits, type PurchaseView } from '../../domain/index.js';
 import type { Database } from '../client.js';
-import { offerNumbers, offers, purchaseEvents, purchases, type Offer } from '../schema.js';
+import { offers, purchaseEvents, purchases, type Offer } from '../schema.js';
 import { builtOnce } from './built-once.js';
+import { createTogether } from './creation-batch.js';
+import { CreationQueue } from './creation-queue.js';
+import { newPurchaseRow, numberOrRefusal, offerNumbersJson, type CreationRequest, type NewPurchase } from './new-purchase.js';
 import { clientIpHash, creationAges, creationLimitLockKeys, creationLimitLocks, refuseBeyondLimits, type CreationAges, type CreationIdentity } from './identity.js';
 import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
 import {
@@ -24,14 +26,7 @@ import {
 } from './shared.js';
 import { queueWebhook, webhookOf } from './webhooks.js';
 
-export interface NewPurchase {
-  offerId: string;
-  /** E.164 buyer number; required in caller_id mode, ignored in dynamic_number mode. */
-  callerNumber?: string | null | undefined;
-  reference?: string | null | undefined;
-  /** The buyer's IP address as the merchant saw it (optional): bounds creations per address. Stored as a keyed hash. */
-  clientIp?: string | null | undefined;
-}
+export type { NewPurchase } from './new-purchase.js';
 
 export interface CreateOptions {
   /** Creation limits per phone number and per buyer address (domain/identity.ts); none when absent. */
@@ -53,12 +48,27 @@ const MAX_ATTEMPTS = 10;
  *   window, too_many_purchases (429 + Retry-After).
  * - dynamic_number: a free pool number is lent to this purchase for the offer's hold time, or
  *   pool_exhausted (503) tells when the soonest number comes free.
+ * Creations that arrive while others are being written are written together, in one
+ * transaction (creation-queue.ts); each gets the answer it would have had alone.
  */
 export async function createPurchase(db: Database, merchantId: string, input: NewPurchase, opts: CreateOptions = {}): Promise<PurchaseView> {
   const ipHash = input.clientIp ? await clientIpHash(db, input.clientIp) : null;
+  return creationQueue(db).submit({ merchantId, input, ipHash, limits: opts.limits });
+}
+
+/** The creation queue of each database handle: one per process and database. */
+const creationQueues = new WeakMap<Database, CreationQueue>();
+function creationQueue(db: Database): CreationQueue {
+  let queue = creationQueues.get(db);
+  if (!queue) creationQueues.set(db, (queue = new CreationQueue({ alone: (req) => createAlone(db, req), together: (reqs) => createTogether(db, reqs) })));
+  return queue;
+}
+
+/** One creation in a transaction of its own, run again when it loses a race. */
+async function createAlone(db: Database, { merchantId, input, ipHash, limits }: CreationRequest): Promise<PurchaseView> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction((tx) => createPurchaseIn(tx, merchantId, input, ipHash, opts.limits));
+      return await db.transaction((tx) => createPurchaseIn(tx, merchantId, input, ipHash, limits));
     } catch (err) {
       // Concurrent requests both passed the checks and a constraint let only one write in: the
       // unique index (one pending purchase per caller, number and merchant; the loser's insert waited
@@ -79,7 +89,7 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
 }
 
 /**
- * One creation, in the transaction createPurchase opened. Its statements were its cost (a
+ * One creation, in the transaction createAlone opened. Its statements were its cost (a
  * dozen, each a round trip waiting for the previous one, each with its own CPU in this
  * process and in PostgreSQL; profiled under load), so it is built of few:
  * 1. the offer, its numbers, the clock, the id of the `created` event (a sequence value, lost
@@ -115,36 +125,8 @@ async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, 
     if (!callerNumber || !mine) throw new LedgerError('caller_number_required', 'This offer identifies the buyer by caller ID: callerNumber is required.');
     numberToCall = await numberForCaller(tx, offer, numbers, mine);
   }
+  const created = newPurchaseRow({ merchantId, offer, reference: input.reference ?? null, callerNumber, ipHash, numberToCall, now });
   const lifetimeSeconds = purchaseLifetimeSeconds(offer);
-  // now() + make_interval(secs => an integer) read back would be exactly this (a Date keeps
-  // milliseconds, the database microseconds: both truncate the same digits).
-  const expiresAt = new Date(now.getTime() + lifetimeSeconds * 1000);
-  const created: PurchaseWithClock = {
-    id: randomUUID(),
-    merchantId,
-    offerId: offer.id,
-    mode: offer.mode,
-    status: 'pending',
-    reference: input.reference ?? null,
-    callerNumber,
-    numberToCall,
-    callsRequired: offer.callsRequired,
-    callsCounted: 0,
-    minCallSeconds: offer.minCallSeconds,
-    unit: offer.unit,
-    secondsRequired: offer.secondsRequired,
-    secondsCounted: 0,
-    language: offer.language,
-    createdAt: now,
-    expiresAt,
-    completedAt: null,
-    endedAt: null,
-    disputedAt: null,
-    clientIpHash: ipHash,
-    anonymisedAt: null,
-    lapsed: expiresAt <= now,
-    dbNowSeconds: now.getTime() / 1000,
-  };
   const view = toPurchaseView(created);
   // No call can be in progress on a purchase that does not exist yet.
   const data: PurchaseEventData = { purchase: view, callInProgress: false };
@@ -180,7 +162,7 @@ const offerForCreation = (withLimitLocks: boolean) =>
     tx
       .select({
         ...getTableColumns(offers),
-        numbers: sql<string[]>`(select coalesce(json_agg(n.number order by n.number), '[]'::json) from ${offerNumbers} n where n.offer_id = ${offers.id})`,
+        numbers: offerNumbersJson,
         now: sql<Date>`now()`.mapWith(purchases.createdAt),
         eventId: sql<number>`nextval(pg_get_serial_sequence('purchase_events', 'id'))`.mapWith(Number),
         // Before anything else is read: the limits' locks also order this caller's creations.
@@ -244,18 +226,8 @@ async function numberForCaller(tx: Tx, offer: Offer, numbers: string[], mine: Pe
   // Lapsed purchases are written expired (with their events) so the unique index frees up;
   // they were locked before `pending` was read, so the rest of `pending` still holds.
   for (const p of mine.lapsed) await endPurchase(tx, p.id, 'expired', p.callsCounted);
-  const taken = mine.pending.filter((t) => !mine.lapsed.some((l) => l.id === t.id));
-  const free = numbers.find((n) => !taken.some((t) => t.number === n));
-  if (free) return free;
-  // Point the merchant to its own pending purchase so it can resume it (all taken are its own).
-  const own = taken.find((t) => t.offerId === offer.id);
-  throw new LedgerError(
-    'caller_has_pending_purchase',
-    own
-      ? 'This caller already has a pending purchase for this offer: resume it, or cancel it first.'
-      : 'This caller already has a pending purchase on the number(s) of this offer; retry once it ends.',
-    own ? { pendingPurchaseId: own.id } : {},
-  );
+  const held = mine.pending.filter((t) => !mine.lapsed.some((l) => l.id === t.id));
+  return numberOrRefusal(offer.id, numbers, held.map((t) => ({ purchaseId: t.id, offerId: t.offerId, number: t.number })));
 }
 
 /** The status read, built once per database: building drizzle's SQL cost more than running it. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callsRemaining, effectiveStatus, purchaseLifetimeSeconds, type PurchaseStatus } from '../../../domain/index.js';
+import { callsRemaining, effectiveStatus, numberForCaller, purchaseLifetimeSeconds, type HeldNumber, type PurchaseStatus } from '../../../domain/index.js';
 
 describe('effectiveStatus', () => {
   it.each([
@@ -34,5 +34,19 @@ describe('purchaseLifetimeSeconds', () => {
   });
   it('refuses an offer without the lifetime its mode needs', () => {
     expect(() => purchaseLifetimeSeconds({ mode: 'dynamic_number', purchaseTtlSeconds: 900, holdSeconds: null })).toThrow(/without its lifetime/);
+  });
+});
+
+describe('numberForCaller', () => {
+  const held = (purchaseId: string, offerId: string, number: string): HeldNumber => ({ purchaseId, offerId, number });
+  it.each([
+    ['nothing held: the first number', ['+33899000001', '+33899000002'], [], { number: '+33899000001' }],
+    ['the first held: the next one', ['+33899000001', '+33899000002'], [held('p1', 'other', '+33899000001')], { number: '+33899000002' }],
+    ['a number of no interest held: the first', ['+33899000001'], [held('p1', 'other', '+33899000009')], { number: '+33899000001' }],
+    ['all held, one for this offer: resume it', ['+33899000001'], [held('p1', 'offer', '+33899000001')], { number: null, ownPending: 'p1' }],
+    ['all held by other offers: none to resume', ['+33899000001'], [held('p1', 'other', '+33899000001')], { number: null, ownPending: null }],
+    ['no number at all', [], [], { number: null, ownPending: null }],
+  ] as [string, string[], HeldNumber[], ReturnType<typeof numberForCaller>][])('%s', (_, numbers, taken, expected) => {
+    expect(numberForCaller('offer', numbers, taken)).toEqual(expected);
   });
 });
