@@ -78,11 +78,11 @@ export const purchasesCreated = new Counter({
   registers: [registry],
 });
 
-export const purchaseCreationBatchSize = new Histogram({
-  name: 'sanscode_purchase_creation_batch_size',
-  help: 'Purchase creations taken together by this API process: written alone (way=alone, size 1), in one transaction (together), or together first, then each alone after that transaction failed on a race or deadlock (fell_back).',
-  labelNames: ['way'] as const,
-  buckets: [1, 2, 4, 8, 16, 32],
+export const ledgerBatchSize = new Histogram({
+  name: 'sanscode_ledger_batch_size',
+  help: 'Requests the ledger of this process ran at once, by operation (purchase_creation, purchase_read): alone (size 1), together in one transaction or statement, or together and then each alone after that run failed on a race or deadlock (fell_back).',
+  labelNames: ['op', 'way'] as const,
+  buckets: [1, 2, 4, 8, 16, 32, 64],
   registers: [registry],
 });
 

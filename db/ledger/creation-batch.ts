@@ -1,4 +1,5 @@
-// Several purchase creations written together, in one transaction (creation-queue.ts says when).
+// Several purchase creations written together, in one transaction (batch-queue.ts says when;
+// purchases.ts sets its queue).
 // Each gets the answer it would have had alone, arriving in the batch's order: the creations
 // before it in the batch count in its limits and hold their numbers, exactly as if they had
 // been committed just before it (test/integration/creation-batch.test.ts compares the two). A
@@ -18,14 +19,14 @@ import { purchaseLifetimeSeconds, type PurchaseLimits, type PurchaseView } from 
 import type { Database } from '../client.js';
 import { offers, purchaseEvents, purchases, type Offer } from '../schema.js';
 import { builtOnce } from './built-once.js';
-import type { CreationOutcome } from './creation-queue.js';
+import type { BatchOutcome } from './batch-queue.js';
 import { creationAgesOfMany, jsonTextArray, refuseBeyondLimits, takeCreationLimitLocks } from './identity.js';
 import { newPurchaseRow, numberOrRefusal, offerNumbersJson, type CreationRequest } from './new-purchase.js';
 import { EVENTS_CHANNEL, LedgerError, noCallInProgress, rowsOf, toPurchaseView, type PurchaseEventData, type PurchaseWithClock, type Tx } from './shared.js';
 import { queueWebhook } from './webhooks.js';
 
 /** Writes `reqs` in one transaction: one outcome per request, in order. Throws if the transaction fails (nothing written). */
-export function createTogether(db: Database, reqs: CreationRequest[]): Promise<CreationOutcome[]> {
+export function createTogether(db: Database, reqs: CreationRequest[]): Promise<BatchOutcome<PurchaseView>[]> {
   return db.transaction((tx) => createTogetherIn(tx, reqs));
 }
 
@@ -41,7 +42,7 @@ interface PendingRow {
   lapsed: boolean;
 }
 
-async function createTogetherIn(tx: Tx, reqs: CreationRequest[]): Promise<CreationOutcome[]> {
+async function createTogetherIn(tx: Tx, reqs: CreationRequest[]): Promise<BatchOutcome<PurchaseView>[]> {
   // The queue batches only creations with the same limits.
   const limits = reqs[0]!.limits;
   if (limits) await takeCreationLimitLocks(tx, reqs.map((r) => ({ callerNumber: r.input.callerNumber ?? null, clientIpHash: r.ipHash })));
@@ -49,12 +50,12 @@ async function createTogetherIn(tx: Tx, reqs: CreationRequest[]): Promise<Creati
   const offerOf = new Map(found.map(({ numbers, now, ...offer }) => [offer.id, { offer, numbers }]));
   const now = found[0]?.now;
 
-  const outcomes: (CreationOutcome | { offer: Offer; numbers: string[] })[] = reqs.map((r) => {
+  const outcomes: (BatchOutcome<PurchaseView> | { offer: Offer; numbers: string[] })[] = reqs.map((r) => {
     const o = offerOf.get(r.input.offerId);
     // Another merchant's offer is reported exactly like a missing one.
-    if (!o || o.offer.merchantId !== r.merchantId) return { refused: new LedgerError('offer_not_found', `No offer with id ${r.input.offerId}.`) };
+    if (!o || o.offer.merchantId !== r.merchantId) return { error: new LedgerError('offer_not_found', `No offer with id ${r.input.offerId}.`) };
     if (o.offer.mode === 'access_code') {
-      return { refused: new LedgerError('access_code_offer', 'This offer sells access codes: callers pay by calling its number, no purchase is created first.') };
+      return { error: new LedgerError('access_code_offer', 'This offer sells access codes: callers pay by calling its number, no purchase is created first.') };
     }
     if (o.offer.mode === 'dynamic_number') return { alone: true };
     return o;
@@ -64,7 +65,7 @@ async function createTogetherIn(tx: Tx, reqs: CreationRequest[]): Promise<Creati
     const o = outcomes[i]!;
     return 'offer' in o ? [{ r, i, ...o, callerNumber: r.input.callerNumber ?? null }] : [];
   });
-  if (candidates.length === 0) return outcomes as CreationOutcome[];
+  if (candidates.length === 0) return outcomes as BatchOutcome<PurchaseView>[];
   const { ages, pending } = await readBeforeCreations(tx, candidates, limits);
 
   // In the batch's order, each as if the ones accepted before it were committed.
@@ -97,14 +98,14 @@ async function createTogetherIn(tx: Tx, reqs: CreationRequest[]): Promise<Creati
       const numberToCall = numberOrRefusal(c.offer.id, c.numbers, held);
       const row = newPurchaseRow({ merchantId: c.r.merchantId, offer: c.offer, reference: c.r.input.reference ?? null, callerNumber: c.callerNumber, ipHash: c.r.ipHash, numberToCall, now: now! });
       accepted.push({ i: c.i, row, lifetimeSeconds: purchaseLifetimeSeconds(c.offer) });
-      outcomes[c.i] = { created: toPurchaseView(row) };
+      outcomes[c.i] = { value: toPurchaseView(row) };
     } catch (err) {
       if (!(err instanceof LedgerError)) throw err;
-      outcomes[c.i] = { refused: err };
+      outcomes[c.i] = { error: err };
     }
   }
-  if (accepted.length > 0) await insertCreated(tx, accepted.map((a) => ({ ...a, view: (outcomes[a.i] as { created: PurchaseView }).created })));
-  return outcomes as CreationOutcome[];
+  if (accepted.length > 0) await insertCreated(tx, accepted.map((a) => ({ ...a, view: (outcomes[a.i] as { value: PurchaseView }).value })));
+  return outcomes as BatchOutcome<PurchaseView>[];
 }
 
 /** Step 2: the offers of the batch, their numbers and the clock, built once (built-once.ts). */

@@ -1,4 +1,4 @@
-// Purchase creations written together (db/ledger/creation-batch.ts, creation-queue.ts), on a
+// Purchase creations written together (db/ledger/creation-batch.ts, batch-queue.ts), on a
 // real PostgreSQL: a batch answers each creation as the same requests made one by one would be
 // answered, in the batch's order; under concurrency, from one process or two, the pending
 // purchase's uniqueness and the creation limits stay exact; what a batch cannot write itself
@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { purchaseCreationBatchSize } from '../../core/metrics.js';
+import { ledgerBatchSize } from '../../core/metrics.js';
 import { openDatabase, type DbHandle } from '../../db/client.js';
 import { createTogether } from '../../db/ledger/creation-batch.js';
 import { createPurchase, LedgerError, rowsOf, type NewPurchase } from '../../db/ledger/index.js';
@@ -114,11 +114,11 @@ describe('creations written together', () => {
     const idNames = new Map(together.names);
     const answersTogether = outcomes.map((o, i) => {
       if (i === 13) return alone;
-      if ('created' in o) {
-        idNames.set(o.created.id, `#${i}`);
-        return o.created;
+      if ('value' in o) {
+        idNames.set(o.value.id, `#${i}`);
+        return o.value;
       }
-      return 'refused' in o ? o.refused : o;
+      return 'error' in o ? o.error : o;
     });
 
     const oneByOne = await world(limits);
@@ -157,7 +157,7 @@ describe('creations written together', () => {
   it('write each created purchase with one created event holding what the merchant was answered', async () => {
     const { requests } = await world(limits);
     const outcomes = await createTogether(t.db, await Promise.all(requests.map(request)));
-    const created = outcomes.flatMap((o) => ('created' in o ? [o.created] : []));
+    const created = outcomes.flatMap((o) => ('value' in o ? [o.value] : []));
     // The lent number's creation is the queue's to run alone (outcome `alone`): six of seven.
     expect(created).toHaveLength(6);
     const rows = rowsOf<{ purchase_id: string; type: string; calls_counted: number; data: { purchase: PurchaseView; callInProgress: boolean } }>(
@@ -174,10 +174,10 @@ describe('creations written together', () => {
   });
 });
 
-/** The queue's counts of creations taken together, by way. */
+/** The creation queue's counts of creations, by way (alone, together, fell_back). */
 async function batched(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const v of (await purchaseCreationBatchSize.get()).values) if (v.metricName?.endsWith('_sum')) out[String(v.labels.way)] = v.value;
+  for (const v of (await ledgerBatchSize.get()).values) if (v.metricName?.endsWith('_sum') && v.labels.op === 'purchase_creation') out[String(v.labels.way)] = v.value;
   return out;
 }
 

@@ -1,10 +1,11 @@
-// The creation queue (db/ledger/creation-queue.ts) with writers that only record what they are
-// asked: a lone creation never waits for company, creations that arrive while the queue's
-// transactions are busy leave together, a failed batch runs each creation alone, and every
-// creation is answered exactly once.
+// The batch queue (db/ledger/batch-queue.ts), set as the ledger sets it for purchase creations
+// (keyed by their limits), with runners that only record what they are asked: a lone request
+// never waits for company, requests that arrive while the queue's runs are busy leave together,
+// a failed batch runs each request alone, and every request is answered exactly once.
 import { describe, expect, it } from 'vitest';
-import { CreationQueue, type CreationOutcome, type CreationWriters } from '../../db/ledger/creation-queue.js';
+import { BatchQueue, type BatchOutcome, type BatchRunners } from '../../db/ledger/batch-queue.js';
 import type { CreationRequest } from '../../db/ledger/new-purchase.js';
+import { limitsKey } from '../../db/ledger/purchases.js';
 import { LedgerError } from '../../db/ledger/shared.js';
 import type { PurchaseLimits, PurchaseView } from '../../domain/index.js';
 
@@ -14,9 +15,9 @@ const req = (offerId: string, lim: PurchaseLimits | null = limits): CreationRequ
 const view = (id: string) => ({ id }) as PurchaseView;
 
 /** Writers whose transactions end when the test says so. */
-function heldWriters(together: (reqs: CreationRequest[]) => CreationOutcome[] | Error = (reqs) => reqs.map((r) => ({ created: view(r.input.offerId) }))) {
+function heldWriters(together: (reqs: CreationRequest[]) => BatchOutcome<PurchaseView>[] | Error = (reqs) => reqs.map((r) => ({ value: view(r.input.offerId) }))) {
   const calls: { way: 'alone' | 'together'; offers: string[]; release: () => void }[] = [];
-  const writers: CreationWriters = {
+  const writers: BatchRunners<CreationRequest, PurchaseView> = {
     alone: (r) =>
       new Promise((resolve) => {
         calls.push({ way: 'alone', offers: [r.input.offerId], release: () => resolve(view(`alone:${r.input.offerId}`)) });
@@ -38,11 +39,12 @@ function heldWriters(together: (reqs: CreationRequest[]) => CreationOutcome[] | 
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+const newQueue = (writers: BatchRunners<CreationRequest, PurchaseView>) => new BatchQueue(writers, { maxRunning: 2, maxBatch: 32, keyOf: limitsKey });
 
-describe('CreationQueue', () => {
+describe('BatchQueue, as the ledger sets it for purchase creations', () => {
   it('writes a lone creation at once, alone', async () => {
     const { writers, calls } = heldWriters();
-    const q = new CreationQueue(writers);
+    const q = newQueue(writers);
     const p = q.submit(req('a'));
     expect(calls).toMatchObject([{ way: 'alone', offers: ['a'] }]);
     calls[0]!.release();
@@ -51,7 +53,7 @@ describe('CreationQueue', () => {
 
   it('lets creations arriving while two transactions are busy leave together, in arrival order', async () => {
     const { writers, calls } = heldWriters();
-    const q = new CreationQueue(writers);
+    const q = newQueue(writers);
     const answers = ['a', 'b', 'c', 'd', 'e'].map((o) => q.submit(req(o)));
     // Two transactions at once: a and b alone; c, d and e wait.
     expect(calls.map((c) => c.offers)).toEqual([['a'], ['b']]);
@@ -65,7 +67,7 @@ describe('CreationQueue', () => {
 
   it('batches only creations under the same limits, keeping the others in their place', async () => {
     const { writers, calls } = heldWriters();
-    const q = new CreationQueue(writers);
+    const q = newQueue(writers);
     const other: PurchaseLimits = { ...limits, perNumber: 1 };
     // e's limits are c's values in another object: the same limits.
     const answers = [q.submit(req('a')), q.submit(req('b')), q.submit(req('c')), q.submit(req('d', other)), q.submit(req('e', { ...limits })), q.submit(req('f', null))];
@@ -85,8 +87,8 @@ describe('CreationQueue', () => {
 
   it('answers each creation of a batch with its own outcome: created, refused, or written alone', async () => {
     const refusal = new LedgerError('offer_not_found', 'No offer with id y.');
-    const { writers, calls } = heldWriters((reqs) => reqs.map((r): CreationOutcome => (r.input.offerId === 'y' ? { refused: refusal } : r.input.offerId === 'z' ? { alone: true } : { created: view(r.input.offerId) })));
-    const q = new CreationQueue(writers);
+    const { writers, calls } = heldWriters((reqs) => reqs.map((r): BatchOutcome<PurchaseView> => (r.input.offerId === 'y' ? { error: refusal } : r.input.offerId === 'z' ? { alone: true } : { value: view(r.input.offerId) })));
+    const q = newQueue(writers);
     const answers = ['a', 'b', 'x', 'y', 'z'].map((o) => q.submit(req(o)).then((v) => v, (e: unknown) => e));
     calls[0]!.release();
     calls[1]!.release();
@@ -100,7 +102,7 @@ describe('CreationQueue', () => {
 
   it('runs each creation of a failed batch alone, and answers each once', async () => {
     const { writers, calls } = heldWriters(() => new Error('duplicate key value violates unique constraint'));
-    const q = new CreationQueue(writers);
+    const q = newQueue(writers);
     const answers = ['a', 'b', 'c', 'd'].map((o) => q.submit(req(o)));
     calls[0]!.release();
     calls[1]!.release();
@@ -115,12 +117,12 @@ describe('CreationQueue', () => {
   it('passes a lone creation’s error to its caller and goes on with the next', async () => {
     const boom = new Error('connection refused');
     let n = 0;
-    const q = new CreationQueue({
+    const q = newQueue({
       alone: async (r) => {
         if (++n === 1) throw boom;
         return view(r.input.offerId);
       },
-      together: async (reqs) => reqs.map((r) => ({ created: view(r.input.offerId) })),
+      together: async (reqs) => reqs.map((r) => ({ value: view(r.input.offerId) })),
     });
     await expect(q.submit(req('a'))).rejects.toBe(boom);
     await expect(q.submit(req('b'))).resolves.toEqual(view('b'));
