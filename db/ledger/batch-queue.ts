@@ -1,9 +1,9 @@
 // Requests that arrive while others are under way wait here, then run together: one
 // transaction or one statement for many (group commit, as databases do with their own log).
 //
-// Why: each statement costs CPU on both sides of the socket (a write into the loopback costs
-// this machine's kernel about 0.15 ms), and that, not PostgreSQL's work, was most of what a
-// purchase creation or a status read cost the API (README, Measured).
+// Why: each statement costs CPU on both sides of the socket (postgres.js's socket writes were
+// the largest item of the API's profile under load), and that, not PostgreSQL's work, was most
+// of what a purchase creation cost the API beyond one INSERT's (README, Measured).
 //
 // Nothing waits for company: a request that finds fewer than `maxRunning` of its queue's runs
 // under way starts at once, alone. Only requests arriving while all of them are under way wait,

@@ -20,9 +20,9 @@ import type { Database } from '../client.js';
 import { offers, purchaseEvents, purchases, type Offer } from '../schema.js';
 import { builtOnce } from './built-once.js';
 import type { BatchOutcome } from './batch-queue.js';
-import { creationAgesOfMany, jsonTextArray, refuseBeyondLimits, takeCreationLimitLocks } from './identity.js';
+import { creationAgesOfMany, refuseBeyondLimits, takeCreationLimitLocks } from './identity.js';
 import { newPurchaseRow, numberOrRefusal, offerNumbersJson, type CreationRequest } from './new-purchase.js';
-import { EVENTS_CHANNEL, LedgerError, noCallInProgress, rowsOf, toPurchaseView, type PurchaseEventData, type PurchaseWithClock, type Tx } from './shared.js';
+import { EVENTS_CHANNEL, jsonTextArray, LedgerError, noCallInProgress, rowsOf, toPurchaseView, type PurchaseEventData, type PurchaseWithClock, type Tx } from './shared.js';
 import { queueWebhook } from './webhooks.js';
 
 /** Writes `reqs` in one transaction: one outcome per request, in order. Throws if the transaction fails (nothing written). */

@@ -8,7 +8,7 @@ import type { Database } from '../client.js';
 import { accessCodes, calls, merchants, offers, purchases, type CallRow } from '../schema.js';
 import { listCodes, type IssuedCodeView } from './codes.js';
 import { sharedSecret } from './app-state.js';
-import { LedgerError, purchaseById, purchaseWithClock, recordEvent, toPurchaseView, type Tx } from './shared.js';
+import { jsonTextArray, LedgerError, purchaseById, purchaseWithClock, recordEvent, toPurchaseView, type Tx } from './shared.js';
 
 /** The key of client-ip-hash, per database: a secret is created once and never changes. */
 const ipHashKeys = new WeakMap<Database, Promise<Buffer>>();
@@ -96,17 +96,6 @@ const inWindow = (limits: PurchaseLimits) => sql`p.created_at > now() - make_int
 function agesInWindow(where: SQL, limits: PurchaseLimits): SQL {
   return sql`(select coalesce(json_agg(${ageOf}), '[]'::json)
       from ${purchases} p where ${where} and ${inWindow(limits)})`;
-}
-
-/**
- * SQL: `values` (a JSON array of text, one parameter) as a text[] computed once per statement.
- * Compared with `column = any(...)`, PostgreSQL probes the column's index for each value
- * whatever its statistics say; `column in (select json_array_elements_text(...))` took a
- * sequential scan of purchases (8.7 ms at 12,000 rows, growing with them) while autovacuum
- * had not yet analysed a young table, the case of every new database under load.
- */
-export function jsonTextArray(values: readonly string[]): SQL {
-  return sql`array(select json_array_elements_text(${JSON.stringify(values)}::json))`;
 }
 
 /**

@@ -60,8 +60,9 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
 /**
  * Purchase creations that arrive together are written together (batch-queue.ts,
  * creation-batch.ts). At most two transactions of them at once per process: while one is in
- * PostgreSQL the next batch gathers. Probed with one, two and four (8 s rounds of POST
- * /v1/purchases, 20 connections): the same rate within this machine's noise. A batch holds
+ * PostgreSQL the next batch gathers. One, two and four were probed (8 s rounds of POST
+ * /v1/purchases, 20 connections) only while cached sequential scans still slowed the batch's
+ * reads (README, Measured): the same rate within this machine's noise then; not tuned since. A batch holds
  * creations under equal limits only (it reads one window of counts).
  */
 const creationQueues = new WeakMap<Database, BatchQueue<CreationRequest, PurchaseView>>();

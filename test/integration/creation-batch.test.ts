@@ -49,7 +49,7 @@ function gist(answer: PurchaseView | unknown, names: Map<string, string>): unkno
  * The same requests against two copies of one world (its own merchants, offers, numbers,
  * callers and buyer addresses): one written together, one made one by one.
  */
-async function world(limits: PurchaseLimits) {
+async function world() {
   const n1 = newNumber();
   const n2 = newNumber();
   const pool = newNumber();
@@ -93,7 +93,6 @@ async function world(limits: PurchaseLimits) {
     r(bPool.merchant.id, { offerId: bPool.offer.id, clientIp: ipOther }), // a lent number: written alone
     r(b.merchant.id, { offerId: b.offer.id, callerNumber: c5, clientIp: ipOther }), // n1
   ];
-  void limits;
   return { requests, names, numbers: { n1, n2 } };
 }
 
@@ -105,7 +104,7 @@ async function request(r: { merchantId: string; input: NewPurchase }): Promise<C
 
 describe('creations written together', () => {
   it('answer each as the same requests made one by one, in order', async () => {
-    const together = await world(limits);
+    const together = await world();
     const reqs = await Promise.all(together.requests.map(request));
     const outcomes = await createTogether(t.db, reqs);
     // The lent number is not the batch's: the queue writes it alone, after.
@@ -121,7 +120,7 @@ describe('creations written together', () => {
       return 'error' in o ? o.error : o;
     });
 
-    const oneByOne = await world(limits);
+    const oneByOne = await world();
     const idNamesOne = new Map(oneByOne.names);
     const answersOne: unknown[] = [];
     for (const [i, r] of oneByOne.requests.entries()) {
@@ -155,7 +154,7 @@ describe('creations written together', () => {
   });
 
   it('write each created purchase with one created event holding what the merchant was answered', async () => {
-    const { requests } = await world(limits);
+    const { requests } = await world();
     const outcomes = await createTogether(t.db, await Promise.all(requests.map(request)));
     const created = outcomes.flatMap((o) => ('value' in o ? [o.value] : []));
     // The lent number's creation is the queue's to run alone (outcome `alone`): six of seven.
