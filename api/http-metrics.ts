@@ -23,7 +23,7 @@ type Observed = IncomingMessage & {
  * `req.route = route` then goes through this setter. Once, on the prototype: an accessor
  * defined on each request, with closures of its own, gave every request a hidden class of its
  * own (V8 keeps accessors in the object's map), and the API spent about a fifth more time in
- * GC (README, Measured).
+ * GC (docs/performance.md).
  */
 export function catchRoutes(appRequest: object): void {
   Object.defineProperty(appRequest, 'route', {

@@ -1,5 +1,5 @@
 // Where an IVR call's time to its first 183 goes, read from a loopback capture of a decision
-// bench (README, Measured). Not part of `npm run bench`: it needs tcpdump, which the project
+// bench (docs/performance.md). Not part of `npm run bench`: it needs tcpdump, which the project
 // does not install.
 //
 //   tcpdump -i lo -s 3000 -w /tmp/decision.pcap 'udp port 5060 or tcp port 8088' &

@@ -7,7 +7,7 @@
 // that path. swagger-client 2 builds each request from the API description (parameter walk,
 // URL templating, its own HTTP layer): in a probe on the real Asterisk (2026-12-07), 0.70-0.77
 // ms from a StasisStart handler to the request's write on the socket, against 0.28-0.34 ms for
-// Node's http.request (README, Measured). ari-client still carries the websocket (events,
+// Node's http.request (docs/performance.md). ari-client still carries the websocket (events,
 // reconnects); only the REST half is replaced.
 //
 // Errors keep ari-client's wording, an Error whose message is Asterisk's body

@@ -20,7 +20,7 @@ export interface LiveParts {
  * GET /v1/purchases/{id}, the status read merchants poll. createApi registers it with its full
  * path ahead of the API's mounts, after the merchant's authentication. Reached through the
  * /v1/client, /v1/admin and /v1 mounts and two nested routers, Express's router allocated 18 KB
- * of the 61 KB a read allocates (README, Measured).
+ * of the 61 KB a read allocates (docs/performance.md).
  */
 export function readPurchase(db: Database): RequestHandler<{ id: string }> {
   return async (req, res) => {

@@ -3,7 +3,7 @@
 //
 // Why: each statement costs CPU on both sides of the socket (postgres.js's socket writes were
 // the largest item of the API's profile under load), and that, not PostgreSQL's work, was most
-// of what a purchase creation cost the API beyond one INSERT's (README, Measured).
+// of what a purchase creation cost the API beyond one INSERT's (docs/performance.md).
 //
 // Nothing waits for company: a request that finds fewer than `maxRunning` of its queue's runs
 // under way starts at once, alone. Only requests arriving while all of them are under way wait,

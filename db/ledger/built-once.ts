@@ -2,7 +2,7 @@
 //
 // drizzle turns a query builder into SQL each time it runs (walking its chunks, checking each
 // entity's kind). On the IVR's call path that was the largest item of the process's CPU, about
-// 2.3 ms of some 10 ms a call (README, Measured), paid while the caller waits for the
+// 2.3 ms of some 10 ms a call (docs/performance.md), paid while the caller waits for the
 // decision. A query made with builtOnce() is built the first time, with a placeholder
 // (sql.placeholder) for every value that changes, and each later run only fills them in.
 //

@@ -62,7 +62,7 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
  * creation-batch.ts). At most two transactions of them at once per process: while one is in
  * PostgreSQL the next batch gathers. One, two and four were probed (8 s rounds of POST
  * /v1/purchases, 20 connections) only while cached sequential scans still slowed the batch's
- * reads (README, Measured): the same rate within this machine's noise then; not tuned since. A batch holds
+ * reads (docs/performance.md): the same rate within this machine's noise then; not tuned since. A batch holds
  * creations under equal limits only (it reads one window of counts).
  */
 const creationQueues = new WeakMap<Database, BatchQueue<CreationRequest, PurchaseView>>();
@@ -173,7 +173,7 @@ async function createPurchaseIn(tx: Tx, merchantId: string, input: NewPurchase, 
 
 /**
  * Step 1 of a creation, built once per process (built-once.ts; drizzle building the
- * creation's two reads was 12% of the API's CPU per creation, README): the offer, its numbers,
+ * creation's two reads was 12% of the API's CPU per creation, docs/performance.md): the offer, its numbers,
  * the clock, the `created` event's id and, with limits, the limits' locks.
  */
 const offerForCreation = (withLimitLocks: boolean) =>
@@ -282,7 +282,7 @@ interface PurchaseReadRequest {
 /**
  * Status reads that arrive while others are under way are made in one statement (batch-queue.ts):
  * merchants poll, and each statement's round trip was a third of a read's CPU in the API
- * (README, Measured). Four at once per process, so a lone read never waits behind another.
+ * (docs/performance.md). Four at once per process, so a lone read never waits behind another.
  */
 const readQueues = new WeakMap<Database, BatchQueue<PurchaseReadRequest, PurchaseView | null>>();
 function readQueue(db: Database): BatchQueue<PurchaseReadRequest, PurchaseView | null> {
