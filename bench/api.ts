@@ -108,13 +108,16 @@ export async function runApiBench(opts: ApiBenchOptions): Promise<Row[]> {
       const machineBefore = machineCpuTimes();
       const runtimeBefore = server === api ? await runtimeSample(metricsUrl) : null;
       const r = await run(opts.seconds);
-      const cpuMsPerRequest = round(((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, r.requests), 3);
+      // A paced run's warm-up is inside these readings: its requests count too.
+      const served = r.requests + (r.warmupRequests ?? 0);
+      const runSeconds = r.seconds + (r.warmupSeconds ?? 0);
+      const cpuMsPerRequest = round(((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, served), 3);
       const stealPct = stealPercent(machineBefore, machineCpuTimes());
       let runtime: RuntimeOfRun | undefined;
       if (runtimeBefore) {
         const after = await runtimeSample(metricsUrl);
         const gc = gcBetween(runtimeBefore, after);
-        runtime = { gcPausesPerSecond: round(gc.pauses / r.seconds, 1), gcPausesOver2msPerSecond: round(gc.over2ms / r.seconds, 1), gcMsPerSecond: round(gc.pausedMs / r.seconds, 1), loopDelayP99Ms: round(after.loopDelayP99Ms, 1) };
+        runtime = { gcPausesPerSecond: round(gc.pauses / runSeconds, 1), gcPausesOver2msPerSecond: round(gc.over2ms / runSeconds, 1), gcMsPerSecond: round(gc.pausedMs / runSeconds, 1), loopDelayP99Ms: round(after.loopDelayP99Ms, 1) };
       }
       const gcText = runtime ? `; GC ${runtime.gcPausesPerSecond} pauses/s (${runtime.gcPausesOver2msPerSecond}/s over 2 ms), ${runtime.gcMsPerSecond} ms/s paused, event-loop delay p99 ${runtime.loopDelayP99Ms} ms` : '';
       opts.log(`    ${name}: ${round(r.opsPerSec, 0)} req/s, p50 ${round(r.p50Ms, 2)} ms, p99 ${round(r.p99Ms, 2)} ms, server CPU ${cpuMsPerRequest} ms/request, CPU steal ${stealPct}%${gcText}${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
@@ -139,7 +142,9 @@ export async function runApiBench(opts: ApiBenchOptions): Promise<Row[]> {
 
     const c = opts.connections;
     const get = (url: string, headers: Record<string, string> = {}): Run => (seconds) => runLoad({ url, headers, connections: c, seconds });
-    const paced = (url: string, headers: Record<string, string> = {}): Run => (seconds) => runPaced({ url, headers, rate: opts.fixedRate, connections: 64, seconds });
+    // Each paced round first sends 2 s at its pace, unmeasured, from the same client (paced.ts says why).
+    const pacedWarmupSeconds = 2;
+    const paced = (url: string, headers: Record<string, string> = {}): Run => (seconds) => runPaced({ url, headers, rate: opts.fixedRate, connections: 64, seconds, warmupSeconds: pacedWarmupSeconds });
     // Every POST creates a purchase for a new buyer: the two digits after +336 are new for each run.
     const post = (url: string, headers: Record<string, string> = {}): Run => (seconds) =>
       runLoad({ url, headers, connections: c, seconds, method: 'POST', bodyTemplate: JSON.stringify({ offerId: offer.id, callerNumber: `+336${String(++bodies).padStart(2, '0')}{{n}}`, reference: 'bench' }) });

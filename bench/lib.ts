@@ -218,6 +218,12 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /**
+   * Paced runs: requests sent and answered before the measured part (warmupSeconds of the
+   * spec), not in the figures above; the servers' CPU and GC readings span both parts.
+   */
+  warmupRequests?: number;
+  warmupSeconds?: number;
 }
 
 export interface LoadSpec {
@@ -239,6 +245,11 @@ export interface PacedSpec {
   seconds: number;
   /** Keep-alive connections at most; a request due while all are busy waits (and that counts). */
   connections: number;
+  /**
+   * Seconds sent at the same pace first, on the same connections, and not measured: without
+   * it each round's figures begin with the load process's own start (cold JIT, new sockets).
+   */
+  warmupSeconds?: number;
 }
 
 /** Runs autocannon in its own process (bench/load.ts), never in this one: as fast as answered. */

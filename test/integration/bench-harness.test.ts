@@ -45,6 +45,11 @@ describe('bench load processes', () => {
     expect(r.p50Ms).toBeGreaterThan(0);
     expect(r.p50Ms).toBeLessThanOrEqual(r.p99Ms);
     expect(r.p99Ms).toBeLessThanOrEqual(r.maxMs);
+    // A warm-up goes out first at the same pace and stays out of the figures.
+    const w = await runPaced({ url: `${baseline.base}/read/${purchases[0]}`, rate: 100, seconds: 0.5, connections: 4, warmupSeconds: 0.5 });
+    expect(w).toMatchObject({ requests: 50, warmupRequests: 50, warmupSeconds: 0.5, non2xx: 0, errors: 0 });
+    expect(w.seconds).toBeGreaterThan(0.4);
+    expect(w.seconds).toBeLessThan(1);
   });
 
   it('count what autocannon sent, with a new body for each POST', async () => {
