@@ -143,7 +143,9 @@ function goals(): Record<string, { goal: string; measured: string; met: boolean 
   if (create?.ratio !== undefined) out.purchaseCreation = { goal: '≥ 0.5× Express + one INSERT', measured: `${create.ratio}×`, met: create.ratio >= 0.5 };
   // Calls (bench/telephony.ts): issue 8's goals 3, 4 and 5.
   const decision = find('IVR call decision');
-  if (decision) out.callDecisionP99 = { goal: 'call decision p99 ≤ 10 ms at 20 new calls/s (IVR log)', measured: `${decision.p99Ms} ms (p50 ${decision.p50Ms} ms)`, met: decision.p99Ms! <= 10 };
+  const decisionFloor = find('floor: a transaction');
+  const floorText = decisionFloor ? `; same run, a transaction of its shape with trivial statements: p99 ${decisionFloor.p99Ms} ms, p50 ${decisionFloor.p50Ms} ms` : '';
+  if (decision) out.callDecisionP99 = { goal: 'call decision p99 ≤ 10 ms at 20 new calls/s (IVR log)', measured: `${decision.p99Ms} ms (p50 ${decision.p50Ms} ms${floorText})`, met: decision.p99Ms! <= 10 };
   const early = find('IVR: INVITE → 183');
   const times = early?.extra?.p50TimesDialplan;
   if (typeof times === 'number') out.earlyMedia = { goal: 'INVITE → first 183 through the IVR ≤ 2× plain dialplan Progress() (p50)', measured: `${times}× (p99 ${String(early!.extra!.p99TimesDialplan)}×)`, met: times <= 2 };

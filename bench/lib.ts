@@ -252,6 +252,14 @@ export interface PacedSpec {
   warmupSeconds?: number;
 }
 
+/** Transactions of the call decision's shape at a constant rate (bench/transaction-floor.ts). */
+export interface TransactionFloorSpec {
+  url: string;
+  /** Transactions started per second, evenly. */
+  rate: number;
+  seconds: number;
+}
+
 /** Runs autocannon in its own process (bench/load.ts), never in this one: as fast as answered. */
 export function runLoad(spec: LoadSpec): Promise<LoadResult> {
   return runLoadProcess('bench/load.ts', spec);
@@ -262,7 +270,12 @@ export function runPaced(spec: PacedSpec): Promise<LoadResult> {
   return runLoadProcess('bench/paced.ts', spec);
 }
 
-function runLoadProcess(script: string, spec: LoadSpec | PacedSpec): Promise<LoadResult> {
+/** Runs bench/transaction-floor.ts in its own process: each transaction's milliseconds. */
+export function runTransactionFloor(spec: TransactionFloorSpec): Promise<number[]> {
+  return runLoadProcess('bench/transaction-floor.ts', spec);
+}
+
+function runLoadProcess<Result = LoadResult>(script: string, spec: LoadSpec | PacedSpec | TransactionFloorSpec): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, script), JSON.stringify(spec)], {
       cwd: root,
@@ -274,7 +287,7 @@ function runLoadProcess(script: string, spec: LoadSpec | PacedSpec): Promise<Loa
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`${script} exited with ${code}`));
       try {
-        resolve(JSON.parse(out) as LoadResult);
+        resolve(JSON.parse(out) as Result);
       } catch (err) {
         reject(new Error(`${script} printed no result: ${String(err)}`));
       }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../api/app.js';
 import { admitCall, countCall, createPurchase, markAnswered } from '../../db/ledger/index.js';
 import { startMetricsServer } from '../../core/health.js';
-import { freePort, gcBetween, machineCpuTimes, root, runLoad, runPaced, runtimeSample, startServer, stealPercent, type ServerProcess } from '../../bench/lib.js';
+import { freePort, gcBetween, machineCpuTimes, root, runLoad, runPaced, runTransactionFloor, runtimeSample, startServer, stealPercent, type ServerProcess } from '../../bench/lib.js';
 import { startWatchers } from '../../bench/sse.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provision } from '../support/fixtures.js';
@@ -50,6 +50,15 @@ describe('bench load processes', () => {
     expect(w).toMatchObject({ requests: 50, warmupRequests: 50, warmupSeconds: 0.5, non2xx: 0, errors: 0 });
     expect(w.seconds).toBeGreaterThan(0.4);
     expect(w.seconds).toBeLessThan(1);
+  });
+
+  it('time each transaction of the call decision floor, at its rate', async () => {
+    const startedAt = Date.now();
+    const ms = await runTransactionFloor({ url: t.url, rate: 20, seconds: 0.5 });
+    expect(ms).toHaveLength(10);
+    for (const x of ms) expect(x).toBeGreaterThan(0);
+    // Started evenly over the half second, after a warm-up, not all at once.
+    expect(Date.now() - startedAt).toBeGreaterThan(450);
   });
 
   it('count what autocannon sent, with a new body for each POST', async () => {
