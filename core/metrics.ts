@@ -80,7 +80,7 @@ export const purchasesCreated = new Counter({
 
 export const ledgerBatchSize = new Histogram({
   name: 'sanscode_ledger_batch_size',
-  help: 'Requests the ledger of this process ran at once, by operation (purchase_creation, purchase_read): alone (size 1), together in one transaction or statement, or together and then each alone after that run failed on a race or deadlock (fell_back).',
+  help: 'Requests the ledger of this process ran at once, by operation (purchase_creation, purchase_read, event_read): alone (size 1), together in one transaction or statement, or together and then each alone after that run failed on a race or deadlock (fell_back).',
   labelNames: ['op', 'way'] as const,
   buckets: [1, 2, 4, 8, 16, 32, 64],
   registers: [registry],

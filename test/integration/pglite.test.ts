@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db/client.js';
-import { createPurchase, getPurchase } from '../../db/ledger/index.js';
+import { createPurchase, eventsSince, getPurchase } from '../../db/ledger/index.js';
 import { defaultPurchaseLimits } from '../../domain/index.js';
 import { simulateCall } from '../support/calls.js';
 import { provision } from '../support/fixtures.js';
@@ -27,6 +27,11 @@ describe('embedded PGlite mode', () => {
 
     const again = await openDatabase({ dataDir: dir });
     expect(await getPurchase(again.db, merchant.id, p.id)).toMatchObject({ status: 'completed', callsCounted: 1 });
+    // Event-log reads at once share one raw statement (events.ts): PGlite answers it as PostgreSQL does.
+    const lone = await eventsSince(again.db, p.id, 0);
+    expect(lone.length).toBeGreaterThan(1);
+    const atOnce = await Promise.all(Array.from({ length: 12 }, (_, i) => eventsSince(again.db, p.id, i % 2 ? lone[0]!.id : 0)));
+    for (const [i, events] of atOnce.entries()) expect(events).toEqual(i % 2 ? lone.slice(1) : lone);
     await again.close();
   });
 });
