@@ -3,10 +3,10 @@
 // statement with other purchases' (each its own events, from its own position, its own page).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerBatchSize } from '../../core/metrics.js';
 import { createPurchase, eventsSince } from '../../db/ledger/index.js';
 import { simulateCall } from '../support/calls.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { requestsRunTogether } from '../support/batch-metric.js';
 import { provision } from '../support/fixtures.js';
 
 let t: TestDatabase;
@@ -17,10 +17,7 @@ afterAll(async () => {
   await t?.drop();
 });
 
-async function readsTogether(): Promise<number> {
-  const v = (await ledgerBatchSize.get()).values.find((x) => x.metricName?.endsWith('_sum') && x.labels.op === 'event_read' && x.labels.way === 'together');
-  return v?.value ?? 0;
-}
+const readsTogether = () => requestsRunTogether('event_read');
 
 describe('event-log reads at once', () => {
   it('give each purchase its own events after its own position, a page at most, as a lone read does', async () => {

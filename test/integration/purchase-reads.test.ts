@@ -3,9 +3,9 @@
 // another merchant's purchase, even when both are read in the same statement.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerBatchSize } from '../../core/metrics.js';
 import { createPurchase, getPurchase } from '../../db/ledger/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { requestsRunTogether } from '../support/batch-metric.js';
 import { provision } from '../support/fixtures.js';
 
 let t: TestDatabase;
@@ -16,10 +16,7 @@ afterAll(async () => {
   await t?.drop();
 });
 
-async function readsTogether(): Promise<number> {
-  const v = (await ledgerBatchSize.get()).values.find((x) => x.metricName?.endsWith('_sum') && x.labels.op === 'purchase_read' && x.labels.way === 'together');
-  return v?.value ?? 0;
-}
+const readsTogether = () => requestsRunTogether('purchase_read');
 
 describe('status reads at once', () => {
   it('answer each as alone: its own purchase, or nothing for another merchant’s or a missing one', async () => {
