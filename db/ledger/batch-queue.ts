@@ -117,3 +117,16 @@ export class BatchQueue<Req, Res> {
     }
   }
 }
+
+/**
+ * One queue per database handle (a process may hold several: tests, the bench), made on first
+ * use: `make` builds it for the handle it is given.
+ */
+export function queuePerHandle<Handle extends object, Req, Res>(make: (handle: Handle) => BatchQueue<Req, Res>): (handle: Handle) => BatchQueue<Req, Res> {
+  const queues = new WeakMap<Handle, BatchQueue<Req, Res>>();
+  return (handle) => {
+    let queue = queues.get(handle);
+    if (!queue) queues.set(handle, (queue = make(handle)));
+    return queue;
+  };
+}

@@ -3,7 +3,7 @@ import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import { ledgerBatchSize } from '../../core/metrics.js';
 import type { Database } from '../client.js';
 import { purchaseEvents, type PurchaseEventType } from '../schema.js';
-import { BatchQueue } from './batch-queue.js';
+import { BatchQueue, queuePerHandle } from './batch-queue.js';
 import { rowsOf, type PurchaseEventData } from './shared.js';
 
 export interface StoredEvent {
@@ -35,11 +35,9 @@ interface EventsRequest {
  * it. Up to four reads run at once per process, alone, as before; reads arriving while four
  * are under way leave together in one statement (batch-queue.ts).
  */
-const eventsQueues = new WeakMap<Database, BatchQueue<EventsRequest, StoredEvent[]>>();
-function eventsQueue(db: Database): BatchQueue<EventsRequest, StoredEvent[]> {
-  let queue = eventsQueues.get(db);
-  if (!queue) {
-    queue = new BatchQueue<EventsRequest, StoredEvent[]>(
+const eventsQueue = queuePerHandle(
+  (db: Database) =>
+    new BatchQueue<EventsRequest, StoredEvent[]>(
       {
         alone: (r) => eventsOfOne(db, r),
         together: async (reqs) => {
@@ -48,11 +46,8 @@ function eventsQueue(db: Database): BatchQueue<EventsRequest, StoredEvent[]> {
         },
       },
       { maxRunning: 4, maxBatch: 100, onRun: (way, size) => ledgerBatchSize.observe({ op: 'event_read', way }, size) },
-    );
-    eventsQueues.set(db, queue);
-  }
-  return queue;
-}
+    ),
+);
 
 async function eventsOfOne(db: Database, { purchaseId, afterId, limit }: EventsRequest): Promise<StoredEvent[]> {
   const rows = await db

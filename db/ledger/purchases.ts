@@ -6,7 +6,7 @@ import type { Database } from '../client.js';
 import { offers, purchaseEvents, purchases, type Offer } from '../schema.js';
 import { builtOnce } from './built-once.js';
 import { createTogether } from './creation-batch.js';
-import { BatchQueue } from './batch-queue.js';
+import { BatchQueue, queuePerHandle } from './batch-queue.js';
 import { newPurchaseRow, numberOrRefusal, offerNumbersJson, type CreationRequest, type NewPurchase } from './new-purchase.js';
 import { clientIpHash, creationAges, creationLimitLockKeys, creationLimitLocks, refuseBeyondLimits, type CreationAges, type CreationIdentity } from './identity.js';
 import { extendLending, lendNumber, pickFreeNumber } from './lending.js';
@@ -65,18 +65,13 @@ export async function createPurchase(db: Database, merchantId: string, input: Ne
  * reads (docs/performance.md): the same rate within this machine's noise then; not tuned since. A batch holds
  * creations under equal limits only (it reads one window of counts).
  */
-const creationQueues = new WeakMap<Database, BatchQueue<CreationRequest, PurchaseView>>();
-function creationQueue(db: Database): BatchQueue<CreationRequest, PurchaseView> {
-  let queue = creationQueues.get(db);
-  if (!queue) {
-    queue = new BatchQueue<CreationRequest, PurchaseView>(
+const creationQueue = queuePerHandle(
+  (db: Database) =>
+    new BatchQueue<CreationRequest, PurchaseView>(
       { alone: (req) => createAlone(db, req), together: (reqs) => createTogether(db, reqs) },
       { maxRunning: 2, maxBatch: 32, keyOf: limitsKey, onRun: (way, size) => ledgerBatchSize.observe({ op: 'purchase_creation', way }, size) },
-    );
-    creationQueues.set(db, queue);
-  }
-  return queue;
-}
+    ),
+);
 
 /** Equal for creations under equal limits (the same values, not only the same object). */
 export function limitsKey({ limits }: CreationRequest): string {
@@ -284,36 +279,30 @@ interface PurchaseReadRequest {
  * merchants poll, and each statement's round trip was a third of a read's CPU in the API
  * (docs/performance.md). Four at once per process, so a lone read never waits behind another.
  */
-const readQueues = new WeakMap<Database, BatchQueue<PurchaseReadRequest, PurchaseView | null>>();
-function readQueue(db: Database): BatchQueue<PurchaseReadRequest, PurchaseView | null> {
-  let queue = readQueues.get(db);
-  if (!queue) {
-    const one = purchaseRead(db);
-    const many = purchasesRead(db);
-    queue = new BatchQueue<PurchaseReadRequest, PurchaseView | null>(
-      {
-        alone: async (r) => {
-          const [row] = await one.execute({ purchaseId: r.purchaseId, merchantId: r.merchantId });
-          return row ? toPurchaseView(row) : null;
-        },
-        together: async (reqs) => {
-          const rows = await many.execute({
-            ids: JSON.stringify(reqs.map((r) => r.purchaseId)),
-            pairs: JSON.stringify(reqs.map((r) => `${r.purchaseId} ${r.merchantId}`)),
-          });
-          const byId = new Map(rows.map((row) => [row.id, row]));
-          return reqs.map((r) => {
-            const row = byId.get(r.purchaseId);
-            return { value: row && row.merchantId === r.merchantId ? toPurchaseView(row) : null };
-          });
-        },
+const readQueue = queuePerHandle((db: Database) => {
+  const one = purchaseRead(db);
+  const many = purchasesRead(db);
+  return new BatchQueue<PurchaseReadRequest, PurchaseView | null>(
+    {
+      alone: async (r) => {
+        const [row] = await one.execute({ purchaseId: r.purchaseId, merchantId: r.merchantId });
+        return row ? toPurchaseView(row) : null;
       },
-      { maxRunning: 4, maxBatch: 64, onRun: (way, size) => ledgerBatchSize.observe({ op: 'purchase_read', way }, size) },
-    );
-    readQueues.set(db, queue);
-  }
-  return queue;
-}
+      together: async (reqs) => {
+        const rows = await many.execute({
+          ids: JSON.stringify(reqs.map((r) => r.purchaseId)),
+          pairs: JSON.stringify(reqs.map((r) => `${r.purchaseId} ${r.merchantId}`)),
+        });
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        return reqs.map((r) => {
+          const row = byId.get(r.purchaseId);
+          return { value: row && row.merchantId === r.merchantId ? toPurchaseView(row) : null };
+        });
+      },
+    },
+    { maxRunning: 4, maxBatch: 64, onRun: (way, size) => ledgerBatchSize.observe({ op: 'purchase_read', way }, size) },
+  );
+});
 
 export function getPurchase(db: Database, merchantId: string, purchaseId: string): Promise<PurchaseView | null> {
   return readQueue(db).submit({ merchantId, purchaseId });

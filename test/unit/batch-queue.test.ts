@@ -3,7 +3,7 @@
 // never waits for company, requests that arrive while the queue's runs are busy leave together,
 // a failed batch runs each request alone, and every request is answered exactly once.
 import { describe, expect, it } from 'vitest';
-import { BatchQueue, type BatchOutcome, type BatchRunners } from '../../db/ledger/batch-queue.js';
+import { BatchQueue, queuePerHandle, type BatchOutcome, type BatchRunners } from '../../db/ledger/batch-queue.js';
 import type { CreationRequest } from '../../db/ledger/new-purchase.js';
 import { limitsKey } from '../../db/ledger/purchases.js';
 import { LedgerError } from '../../db/ledger/shared.js';
@@ -126,5 +126,21 @@ describe('BatchQueue, as the ledger sets it for purchase creations', () => {
     });
     await expect(q.submit(req('a'))).rejects.toBe(boom);
     await expect(q.submit(req('b'))).resolves.toEqual(view('b'));
+  });
+});
+
+describe('queuePerHandle', () => {
+  it('makes one queue per handle, on first use, for that handle', () => {
+    const madeFor: object[] = [];
+    const queueOf = queuePerHandle((handle: object) => {
+      madeFor.push(handle);
+      return new BatchQueue<string, string>({ alone: async (r) => r, together: async (rs) => rs.map((value) => ({ value })) }, { maxRunning: 1, maxBatch: 2 });
+    });
+    const [a, b] = [{}, {}];
+    expect(queueOf(a)).toBe(queueOf(a));
+    expect(queueOf(b)).not.toBe(queueOf(a));
+    expect(madeFor).toHaveLength(2);
+    expect(madeFor[0]).toBe(a);
+    expect(madeFor[1]).toBe(b);
   });
 });
